@@ -1,0 +1,38 @@
+/* Helpers shared by the applets: messages, exits, and the sandbox options
+ * that sefaca-run, sefaca-shell and sefaca-make all accept. */
+#ifndef SFC_APPLET_COMMON_H
+#define SFC_APPLET_COMMON_H
+
+#include <stdbool.h>
+#include <stdnoreturn.h>
+
+#include "core/error.h"
+#include "core/spec.h"
+
+extern const char *sfc_applet; /* "sefaca-run", for messages */
+
+void sfc_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void sfc_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+noreturn void sfc_die_error(const struct sfc_error *e);
+/* Bad usage: one line and a hint, exit 125. */
+noreturn void sfc_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Options of a sandboxed run. */
+struct sfc_runopts {
+	struct sfc_sources src;   /* flags and SEFACA_* settings */
+	bool help, quiet;
+	int *preserve_fds;
+	size_t npreserve_fds;
+	/* unknown to the shared parser: the caller's own options come back here */
+};
+
+/* Parse sandbox options from ARGV starting at *I; stop at "--" (consumed),
+ * at the first non-option, or at an option this parser does not know when
+ * STOP_AT_UNKNOWN (the caller handles it), else that is a usage error. */
+int sfc_runopts_parse(struct sfc_runopts *o, int argc, char **argv, int *i, bool stop_at_unknown);
+/* Fill the "who and where" part of SPEC from this process. */
+int sfc_spec_from_process(struct sfc_spec *spec, char **argv, struct sfc_error *e);
+/* Print the notes a plan or spec produced (unless quiet). */
+void sfc_print_notes(const struct sfc_strv *notes, bool quiet);
+
+#endif

@@ -1,0 +1,122 @@
+/* glibc entry points for a musl build.
+ *
+ * Debian ships libcap-ng, inih and json-c built against glibc.  Their
+ * static archives are plain C and link against musl, except that
+ * _FORTIFY_SOURCE turned some calls into glibc's checked variants
+ * (__snprintf_chk...) and scanf into __isoc99_sscanf.  These forward to
+ * the plain functions; the bounds the checked variants would verify are
+ * the ones the callers already pass. */
+#ifndef __GLIBC__
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+int __snprintf_chk(char *s, size_t n, int flag, size_t slen, const char *fmt, ...);
+int __sprintf_chk(char *s, int flag, size_t slen, const char *fmt, ...);
+int __printf_chk(int flag, const char *fmt, ...);
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...);
+int __asprintf_chk(char **s, int flag, const char *fmt, ...);
+int __vsnprintf_chk(char *s, size_t n, int flag, size_t slen, const char *fmt, va_list ap);
+int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
+int __vasprintf_chk(char **s, int flag, const char *fmt, va_list ap);
+void __syslog_chk(int pri, int flag, const char *fmt, ...);
+void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
+char *__strcat_chk(char *d, const char *s, size_t dlen);
+int __isoc99_sscanf(const char *s, const char *fmt, ...);
+
+int __snprintf_chk(char *s, size_t n, int flag, size_t slen, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vsnprintf(s, n, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int __sprintf_chk(char *s, int flag, size_t slen, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vsnprintf(s, slen, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int __printf_chk(int flag, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vprintf(fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vfprintf(f, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int __asprintf_chk(char **s, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vasprintf(s, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int __vsnprintf_chk(char *s, size_t n, int flag, size_t slen, const char *fmt, va_list ap)
+{
+	return vsnprintf(s, n, fmt, ap);
+}
+
+int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
+{
+	return vfprintf(f, fmt, ap);
+}
+
+int __vasprintf_chk(char **s, int flag, const char *fmt, va_list ap)
+{
+	return vasprintf(s, fmt, ap);
+}
+
+void __syslog_chk(int pri, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsyslog(pri, fmt, ap);
+	va_end(ap);
+}
+
+void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap)
+{
+	vsyslog(pri, fmt, ap);
+}
+
+char *__strcat_chk(char *d, const char *s, size_t dlen)
+{
+	return strcat(d, s);
+}
+
+int __isoc99_sscanf(const char *s, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+	va_start(ap, fmt);
+	r = vsscanf(s, fmt, ap);
+	va_end(ap);
+	return r;
+}
+#else
+typedef int sfc_compat_unused; /* ISO C wants a non-empty unit */
+#endif

@@ -1,0 +1,106 @@
+/* Thin wrappers for syscalls that libcs wrap late or not at all (the new
+ * mount API, openat2, pivot_root, close_range), with the constants we use,
+ * so the same code builds against glibc and musl. */
+#ifndef SFC_KERNEL_H
+#define SFC_KERNEL_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef __NR_open_tree
+#define __NR_open_tree 428
+#endif
+#ifndef __NR_move_mount
+#define __NR_move_mount 429
+#endif
+#ifndef __NR_fsopen
+#define __NR_fsopen 430
+#endif
+#ifndef __NR_fsconfig
+#define __NR_fsconfig 431
+#endif
+#ifndef __NR_fsmount
+#define __NR_fsmount 432
+#endif
+#ifndef __NR_openat2
+#define __NR_openat2 437
+#endif
+#ifndef __NR_close_range
+#define __NR_close_range 436
+#endif
+#ifndef __NR_mount_setattr
+#define __NR_mount_setattr 442
+#endif
+
+#define SFC_OPEN_TREE_CLONE 1
+#define SFC_OPEN_TREE_CLOEXEC O_CLOEXEC
+#define SFC_AT_RECURSIVE 0x8000
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+#define SFC_MOVE_MOUNT_F_EMPTY_PATH 0x04
+#define SFC_MOVE_MOUNT_T_EMPTY_PATH 0x40
+#define SFC_FSOPEN_CLOEXEC 0x1
+#define SFC_FSMOUNT_CLOEXEC 0x1
+#define SFC_FSCONFIG_SET_FLAG 0
+#define SFC_FSCONFIG_SET_STRING 1
+#define SFC_FSCONFIG_CMD_CREATE 6
+#define SFC_MOUNT_ATTR_RDONLY 0x01
+#define SFC_MOUNT_ATTR_NOSUID 0x02
+#define SFC_MOUNT_ATTR_NODEV 0x04
+#define SFC_MOUNT_ATTR_NOEXEC 0x08
+#define SFC_RESOLVE_NO_XDEV 0x01
+#define SFC_RESOLVE_NO_MAGICLINKS 0x02
+#define SFC_RESOLVE_NO_SYMLINKS 0x04
+#define SFC_RESOLVE_BENEATH 0x08
+#define SFC_RESOLVE_IN_ROOT 0x10
+
+struct sfc_mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+struct sfc_open_how {
+	uint64_t flags, mode, resolve;
+};
+
+static inline int sfc_open_tree(int dfd, const char *path, unsigned flags)
+{
+	return syscall(__NR_open_tree, dfd, path, flags);
+}
+static inline int sfc_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags)
+{
+	return syscall(__NR_move_mount, from_dfd, from, to_dfd, to, flags);
+}
+static inline int sfc_fsopen(const char *fs, unsigned flags)
+{
+	return syscall(__NR_fsopen, fs, flags);
+}
+static inline int sfc_fsconfig(int fd, unsigned cmd, const char *key, const void *val, int aux)
+{
+	return syscall(__NR_fsconfig, fd, cmd, key, val, aux);
+}
+static inline int sfc_fsmount(int fd, unsigned flags, unsigned attrs)
+{
+	return syscall(__NR_fsmount, fd, flags, attrs);
+}
+static inline int sfc_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t set, uint64_t clr)
+{
+	struct sfc_mount_attr a = { set, clr, 0, 0 };
+	return syscall(__NR_mount_setattr, dfd, path, flags, &a, sizeof(a));
+}
+static inline int sfc_openat2(int dfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct sfc_open_how how = { flags, 0, resolve };
+	return syscall(__NR_openat2, dfd, path, &how, sizeof(how));
+}
+static inline int sfc_pivot_root(const char *new_root, const char *put_old)
+{
+	return syscall(SYS_pivot_root, new_root, put_old);
+}
+static inline int sfc_close_range(unsigned first, unsigned last, unsigned flags)
+{
+	return syscall(__NR_close_range, first, last, flags);
+}
+
+#endif

@@ -1,0 +1,33 @@
+#include "core/limits.h"
+
+#include <errno.h>
+#include <sys/resource.h>
+
+static int lower(int res, const char *name, uint64_t v, struct sfc_error *e)
+{
+	struct rlimit rl;
+
+	if (!v)
+		return 0;
+	if (getrlimit(res, &rl) < 0)
+		return sfc_err(e, errno, "getrlimit %s", name);
+	/* Only ever lower: a sandbox never gets more than its caller had. */
+	if (rl.rlim_max != RLIM_INFINITY && v > rl.rlim_max)
+		v = rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max = v;
+	if (setrlimit(res, &rl) < 0)
+		return sfc_err(e, errno, "setrlimit %s", name);
+	return 0;
+}
+
+int sfc_limits_apply_rlimits(const struct sfc_spec *spec, struct sfc_error *e)
+{
+	int r;
+
+	if ((r = lower(RLIMIT_AS, "RLIMIT_AS (memory)", spec->memory, e)) < 0 ||
+	    (r = lower(RLIMIT_NPROC, "RLIMIT_NPROC (pids)", spec->pids, e)) < 0 ||
+	    (r = lower(RLIMIT_NOFILE, "RLIMIT_NOFILE (nofile)", spec->nofile, e)) < 0 ||
+	    (r = lower(RLIMIT_FSIZE, "RLIMIT_FSIZE (fsize)", spec->fsize, e)) < 0)
+		return r;
+	return 0;
+}

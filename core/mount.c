@@ -1,0 +1,920 @@
+#include "core/mount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/kernel.h"
+#include "core/parse.h"
+
+const char *const sfc_secret_stores[] = {
+	".ssh", ".gnupg", ".aws", ".azure", ".netrc", ".kube", ".docker", ".config/gcloud", ".config/gh",
+	".config/hub", ".password-store", ".local/share/keyrings", ".git-credentials", ".npmrc", ".pypirc",
+	".cargo/credentials", ".cargo/credentials.toml", ".vault-token", ".terraform.d/credentials.tfrc.json",
+	".pki", NULL,
+};
+
+/* System directories a minimal view shows read-only.  Symlinks (merged /usr)
+ * are recreated as symlinks. */
+static const char *const system_dirs[] = {
+	"/usr", "/etc", "/opt", "/var", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", NULL,
+};
+
+/* ------------------------------------------------------------------ plan */
+
+void sfc_mount_plan_add(struct sfc_mount_plan *p, enum sfc_mop_kind kind, unsigned flags, const char *src,
+			const char *dst, const char *why)
+{
+	struct sfc_mop *m;
+
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 32;
+		p->ops = sfc_xrealloc(p->ops, p->cap * sizeof(*p->ops));
+	}
+	m = &p->ops[p->n++];
+	memset(m, 0, sizeof(*m));
+	m->kind = kind;
+	m->flags = flags;
+	m->src = src ? sfc_xstrdup(src) : NULL;
+	m->dst = sfc_path_normalize(dst);
+	m->mode = 0755;
+	m->why = sfc_xstrdup(why ? why : "");
+}
+
+void sfc_mount_plan_sort(struct sfc_mount_plan *p)
+{
+	/* insertion sort: stable, and plans are short */
+	for (size_t i = 1; i < p->n; i++) {
+		struct sfc_mop m = p->ops[i];
+		int d = sfc_path_depth(m.dst);
+		size_t j = i;
+		while (j > 0 && sfc_path_depth(p->ops[j - 1].dst) > d) {
+			p->ops[j] = p->ops[j - 1];
+			j--;
+		}
+		p->ops[j] = m;
+	}
+}
+
+void sfc_mount_plan_free(struct sfc_mount_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->ops[i].src);
+		free(p->ops[i].dst);
+		free(p->ops[i].why);
+	}
+	free(p->ops);
+	free(p->root_dir);
+	free(p->upperdir);
+	free(p->ovl_workdir);
+	free(p->workdir);
+	sfc_strv_clear(&p->lowerdirs);
+	sfc_strv_clear(&p->notes);
+	sfc_strv_clear(&p->hidden);
+	memset(p, 0, sizeof(*p));
+}
+
+bool sfc_mount_plan_visible(const struct sfc_mount_plan *p, const char *path)
+{
+	const struct sfc_mop *best = NULL;
+	int bestd = -1;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct sfc_mop *m = &p->ops[i];
+		int d = sfc_path_depth(m->dst);
+		if (m->kind == SFC_MOP_SYMLINK || m->kind == SFC_MOP_DIR)
+			continue;
+		if (sfc_path_within(path, m->dst) && d >= bestd) {
+			best = m;
+			bestd = d;
+		}
+	}
+	if (!best)
+		return p->root != SFC_ROOT_TMPFS || strcmp(path, "/") == 0;
+	if (best->kind == SFC_MOP_HIDE)
+		return false;
+	if (best->kind == SFC_MOP_TMPFS)
+		return strcmp(path, best->dst) == 0; /* an empty tmpfs shows only itself */
+	return true;
+}
+
+static bool is_hidden(const struct sfc_mount_plan *p, const char *path)
+{
+	for (size_t i = 0; i < p->hidden.n; i++)
+		if (sfc_path_within(path, p->hidden.v[i]))
+			return true;
+	return false;
+}
+
+/* Resolve a granted host path.  Relative paths (".", "./test-output") are
+ * resolved beneath the current directory and may not leave it by ".." or a
+ * symlink (openat2 RESOLVE_BENEATH); absolute ones follow symlinks as the
+ * user's shell would.  A path that only *resolves* into a hidden secret
+ * store is refused: a repository's ".git -> ~/.ssh" symlink cannot turn
+ * --readonly=P/.git into a view of ~/.ssh (flatpak CVE-2024-42472,
+ * runc CVE-2024-45310).  Returns 1 with *real set, 0 if missing, < 0 on error. */
+static int resolve_grant(const struct sfc_spec *s, const struct sfc_mount_plan *p, const char *path, char **real,
+			 struct sfc_error *e)
+{
+	_cleanup_free_ char *given = NULL;
+	char buf[PATH_MAX];
+
+	*real = NULL;
+	if (path[0] != '/') {
+		_cleanup_close_ int dfd = open(s->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int fd = -1;
+		char proc[64];
+		ssize_t n;
+
+		if (dfd < 0)
+			return sfc_err(e, errno, "open current directory %s", s->cwd);
+		fd = sfc_openat2(dfd, path, O_PATH | O_CLOEXEC, SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_MAGICLINKS);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return 0;
+			if (errno == EXDEV || errno == ELOOP)
+				return sfc_err(e, 0, "%s leaves the current directory (through '..' or a symlink); "
+						     "grants relative to the current directory must stay inside it", path);
+			return sfc_err(e, errno, "%s", path);
+		}
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if ((n = readlink(proc, buf, sizeof(buf) - 1)) < 0)
+			return sfc_err(e, errno, "resolve %s", path);
+		buf[n] = 0;
+		given = sfc_path_normalize(buf); /* beneath cwd, so what was given is what resolved */
+	} else {
+		given = sfc_path_normalize(path);
+		if (!realpath(path, buf)) {
+			if (errno == ENOENT)
+				return 0;
+			return sfc_err(e, errno, "%s", path);
+		}
+	}
+	if (is_hidden(p, buf) && !is_hidden(p, given))
+		return sfc_err(e, 0, "%s resolves to %s, which is hidden in the sandbox; name that path itself if you "
+				     "mean to grant it", path, buf);
+	*real = sfc_xstrdup(buf);
+	return 1;
+}
+
+static void add_system(struct sfc_mount_plan *p, const char *dir)
+{
+	struct stat st;
+	char target[PATH_MAX];
+	ssize_t n;
+
+	if (lstat(dir, &st) < 0)
+		return;
+	if (S_ISLNK(st.st_mode)) {
+		if ((n = readlink(dir, target, sizeof(target) - 1)) < 0)
+			return;
+		target[n] = 0;
+		sfc_mount_plan_add(p, SFC_MOP_SYMLINK, 0, target, dir, "system");
+	} else if (S_ISDIR(st.st_mode)) {
+		sfc_mount_plan_add(p, SFC_MOP_BIND, SFC_MOP_RO | SFC_MOP_OPTIONAL, dir, dir, "system");
+	}
+}
+
+static int add_tmpfs_spec(const struct sfc_spec *s, struct sfc_mount_plan *p, const char *item, struct sfc_error *e)
+{
+	_cleanup_free_ char *path = sfc_xstrdup(item), *abs = NULL, *joined = NULL;
+	char *c = strrchr(path, ':');
+	uint64_t size = 0;
+
+	if (c) {
+		*c = 0;
+		if (sfc_parse_size(c + 1, &size, e) < 0)
+			return -EINVAL;
+	}
+	if (path[0] != '/')
+		joined = sfc_xasprintf("%s/%s", s->cwd, path);
+	abs = sfc_path_normalize(joined ? joined : path);
+	if (!strcmp(abs, "/"))
+		return sfc_err(e, 0, "a tmpfs on / is not allowed");
+	sfc_mount_plan_add(p, SFC_MOP_TMPFS, 0, NULL, abs, "tmpfs");
+	p->ops[p->n - 1].size = size;
+	return 0;
+}
+
+static void add_secret_stores(const struct sfc_spec *s, struct sfc_mount_plan *p, const char *home)
+{
+	for (const char *const *d = sfc_secret_stores; *d; d++) {
+		_cleanup_free_ char *path = sfc_xasprintf("%s/%s", home, *d);
+		char real[PATH_MAX];
+		struct stat st;
+
+		if (lstat(path, &st) < 0)
+			continue;
+		/* A store that is a symlink is hidden where it points, if that is visible. */
+		if (S_ISLNK(st.st_mode)) {
+			if (!realpath(path, real))
+				continue;
+			sfc_strv_push(&p->hidden, path);
+			sfc_strv_push(&p->hidden, real);
+			if (sfc_mount_plan_visible(p, real))
+				sfc_mount_plan_add(p, SFC_MOP_HIDE, 0, NULL, real, "secret store");
+			continue;
+		}
+		sfc_strv_push(&p->hidden, path);
+		sfc_mount_plan_add(p, SFC_MOP_HIDE, 0, NULL, path, "secret store");
+	}
+}
+
+static int add_grants(const struct sfc_spec *s, struct sfc_mount_plan *p, const struct sfc_list *l, unsigned flags,
+		      struct sfc_error *e)
+{
+	for (size_t i = 0; i < l->items.n; i++) {
+		const char *path = l->items.v[i];
+		char *real;
+		int r = resolve_grant(s, p, path, &real, e);
+
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			/* A flag names a path the user expects to exist; presets and
+			 * config name paths that may not exist in every tree. */
+			if (l->origins[i].kind == SFC_ORIGIN_FLAG)
+				return sfc_err(e, ENOENT, "%s", path);
+			sfc_strv_push_owned(&p->notes, sfc_xasprintf("%s does not exist; not granted", path));
+			continue;
+		}
+		if (!strcmp(real, "/")) {
+			free(real);
+			return sfc_err(e, 0, "granting / is not allowed (use --level=permissive for the host view)");
+		}
+		sfc_mount_plan_add(p, SFC_MOP_BIND, flags, real, real, "grant");
+		free(real);
+	}
+	return 0;
+}
+
+int sfc_mount_plan_for_run(const struct sfc_spec *s, bool new_netns, struct sfc_mount_plan *p, struct sfc_error *e)
+{
+	const bool host = s->filesystem == SFC_FS_HOST;
+	char home[PATH_MAX];
+	bool have_home = false;
+	struct stat st;
+	int r;
+
+	p->root = host ? SFC_ROOT_HOST : SFC_ROOT_TMPFS;
+	p->root_ro = host && s->read_only_root;
+	p->sys_fresh = new_netns;
+
+	if (!host) {
+		for (const char *const *d = system_dirs; *d; d++)
+			add_system(p, *d);
+		if (stat("/var", &st) == 0 && S_ISDIR(st.st_mode)) {
+			sfc_mount_plan_add(p, SFC_MOP_TMPFS, 0, NULL, "/var/tmp", "private tmp");
+			p->ops[p->n - 1].mode = 01777;
+		}
+		sfc_mount_plan_add(p, SFC_MOP_DIR, 0, NULL, "/run", "empty");
+		sfc_mount_plan_add(p, SFC_MOP_SYS, SFC_MOP_RO, NULL, "/sys", "sysfs");
+		/* A resolv.conf that points into /run (systemd-resolved) needs its target. */
+		if (s->network != SFC_NET_DENY) {
+			char real[PATH_MAX];
+			if (realpath("/etc/resolv.conf", real) && !sfc_path_within(real, "/etc") &&
+			    !sfc_path_within(real, "/usr"))
+				sfc_mount_plan_add(p, SFC_MOP_BIND, SFC_MOP_RO | SFC_MOP_OPTIONAL, real, real, "resolver");
+		}
+	}
+	if (!host || s->read_only_root) {
+		sfc_mount_plan_add(p, SFC_MOP_TMPFS, 0, NULL, "/tmp", "private tmp");
+		p->ops[p->n - 1].mode = 01777;
+		p->ops[p->n - 1].size = s->tmp_size;
+	}
+	sfc_mount_plan_add(p, SFC_MOP_PROC, 0, NULL, "/proc", "procfs");
+	sfc_mount_plan_add(p, SFC_MOP_DEV, 0, NULL, "/dev", "devices");
+
+	/* $HOME, then its secret stores. */
+	if (s->home && s->home[0] == '/' && stat(s->home, &st) == 0 && S_ISDIR(st.st_mode) && realpath(s->home, home) &&
+	    strcmp(home, "/") != 0)
+		have_home = true;
+	if (have_home) {
+		switch (s->home_mode) {
+		case SFC_DIR_RO:
+			sfc_mount_plan_add(p, SFC_MOP_BIND, SFC_MOP_RO, home, home, "home");
+			break;
+		case SFC_DIR_RW:
+			if (!host || s->read_only_root)
+				sfc_mount_plan_add(p, SFC_MOP_BIND, 0, home, home, "home");
+			break;
+		case SFC_DIR_TMPFS:
+			sfc_mount_plan_add(p, SFC_MOP_TMPFS, SFC_MOP_FINAL_RO, NULL, home, "empty home");
+			p->ops[p->n - 1].mode = 0700;
+			break;
+		case SFC_DIR_NONE:
+			if (host)
+				sfc_mount_plan_add(p, SFC_MOP_HIDE, 0, NULL, home, "home hidden");
+			break;
+		}
+		if (s->hide_secrets && (s->home_mode == SFC_DIR_RO || s->home_mode == SFC_DIR_RW))
+			add_secret_stores(s, p, home);
+	}
+
+	/* The current directory. */
+	if (s->cwd_mode != SFC_DIR_NONE && strcmp(s->cwd, "/") != 0) {
+		bool covered = host && !s->read_only_root && s->cwd_mode == SFC_DIR_RW;
+		if (!covered)
+			sfc_mount_plan_add(p, SFC_MOP_BIND, s->cwd_mode == SFC_DIR_RO ? SFC_MOP_RO : 0, s->cwd, s->cwd,
+					   "current directory");
+	}
+
+	/* User grants. */
+	for (size_t i = 0; i < s->hide.items.n; i++) {
+		char real[PATH_MAX];
+		const char *h = s->hide.items.v[i];
+		_cleanup_free_ char *joined = h[0] == '/' ? NULL : sfc_xasprintf("%s/%s", s->cwd, h);
+		if (!realpath(joined ? joined : h, real))
+			continue; /* nothing there to hide */
+		sfc_strv_push(&p->hidden, real);
+	}
+	if ((r = add_grants(s, p, &s->readonly, SFC_MOP_RO, e)) < 0 || (r = add_grants(s, p, &s->readwrite, 0, e)) < 0)
+		return r;
+	for (size_t i = 0; i < s->hide.items.n; i++) {
+		char real[PATH_MAX];
+		const char *h = s->hide.items.v[i];
+		_cleanup_free_ char *joined = h[0] == '/' ? NULL : sfc_xasprintf("%s/%s", s->cwd, h);
+		if (realpath(joined ? joined : h, real))
+			sfc_mount_plan_add(p, SFC_MOP_HIDE, 0, NULL, real, "hidden");
+	}
+	for (size_t i = 0; i < s->tmpfs.items.n; i++)
+		if ((r = add_tmpfs_spec(s, p, s->tmpfs.items.v[i], e)) < 0)
+			return r;
+
+	sfc_mount_plan_sort(p);
+
+	/* Where the payload starts. */
+	if (s->workdir) {
+		_cleanup_free_ char *joined = s->workdir[0] == '/' ? NULL : sfc_xasprintf("%s/%s", s->cwd, s->workdir);
+		p->workdir = sfc_path_normalize(joined ? joined : s->workdir);
+	} else if (sfc_mount_plan_visible(p, s->cwd)) {
+		p->workdir = sfc_xstrdup(s->cwd);
+	} else {
+		/* Never start in a host directory outside the new root (runc CVE-2024-21626). */
+		p->workdir = sfc_xstrdup("/");
+		sfc_strv_push_owned(&p->notes, sfc_xasprintf("the current directory %s is not visible in the sandbox; "
+							     "starting in /", s->cwd));
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------- apply */
+
+struct apply_ctx {
+	int oldroot; /* host root, after the first pivot_root */
+	int newroot; /* the root being built */
+	int empty;   /* an empty read-only file, to hide files behind */
+	int final_ro[64];
+	int nfinal;
+	struct sfc_error *e;
+};
+
+/* Open (creating as needed) DST beneath ROOT without following symlinks:
+ * a mount target must never be redirected, whatever the trees we bound
+ * in contain.  Returns an O_PATH fd. */
+static int make_target(int root, const char *dst, bool dir, struct sfc_error *e)
+{
+	_cleanup_close_ int cur = -1;
+	const char *p = dst;
+	int fd;
+
+	fd = sfc_openat2(root, dst[1] ? dst + 1 : ".", O_PATH | O_CLOEXEC | O_NOFOLLOW,
+			 SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	if (fd >= 0) {
+		struct stat st;
+		if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode) != dir) {
+			close(fd);
+			return sfc_err(e, ENOTDIR, "mount target %s is a %s", dst, dir ? "file" : "directory");
+		}
+		return fd;
+	}
+	if (errno == ELOOP || errno == EXDEV)
+		return sfc_err(e, ELOOP, "mount target %s crosses a symlink", dst);
+	if (errno != ENOENT)
+		return sfc_err(e, errno, "mount target %s", dst);
+
+	cur = fcntl(root, F_DUPFD_CLOEXEC, 3);
+	while (*p) {
+		char name[NAME_MAX + 1];
+		size_t n;
+		bool last;
+		int nfd;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n)
+			break;
+		if (n > NAME_MAX)
+			return sfc_err(e, ENAMETOOLONG, "mount target %s", dst);
+		memcpy(name, p, n);
+		name[n] = 0;
+		p += n;
+		while (*p == '/')
+			p++;
+		last = !*p;
+		nfd = openat(cur, name, O_PATH | O_CLOEXEC | O_NOFOLLOW | (last && !dir ? 0 : O_DIRECTORY));
+		if (nfd < 0 && errno == ENOENT) {
+			if (last && !dir) {
+				int c = openat(cur, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+				if (c < 0)
+					return sfc_err(e, errno, "create mount point %s", dst);
+				close(c);
+			} else if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST) {
+				return sfc_err(e, errno, "create mount point %s", dst);
+			}
+			nfd = openat(cur, name, O_PATH | O_CLOEXEC | O_NOFOLLOW | (last && !dir ? 0 : O_DIRECTORY));
+		}
+		if (nfd < 0)
+			return sfc_err(e, errno == ENOTDIR ? ELOOP : errno, "mount target %s", dst);
+		if (last && !dir) {
+			struct stat st;
+			if (fstat(nfd, &st) < 0 || !S_ISREG(st.st_mode) ) {
+				if (!S_ISCHR(st.st_mode)) {
+					close(nfd);
+					return sfc_err(e, ELOOP, "mount target %s is not a plain file", dst);
+				}
+			}
+		}
+		close(cur);
+		cur = nfd;
+	}
+	return sfc_steal_fd(&cur);
+}
+
+static int attach(int tree, int target, const char *what, struct sfc_error *e)
+{
+	if (sfc_move_mount(tree, "", target, "", SFC_MOVE_MOUNT_F_EMPTY_PATH | SFC_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return sfc_err(e, errno, "mount %s", what);
+	return 0;
+}
+
+/* Bind SRC_FD's tree onto TARGET with ATTRS set recursively (unless NOREC). */
+static int bind_fd(int src_fd, int target, bool rec, uint64_t attrs, const char *what, struct sfc_error *e)
+{
+	_cleanup_close_ int tree = sfc_open_tree(src_fd, "", SFC_OPEN_TREE_CLONE | SFC_OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+							      (rec ? SFC_AT_RECURSIVE : 0));
+	if (tree < 0) {
+		if (errno == ENOSYS)
+			return sfc_err(e, ENOSYS, "open_tree (sefaca needs Linux 5.12 or later)");
+		return sfc_err(e, errno, "bind %s", what);
+	}
+	/* Read-only is applied to the whole detached tree before it becomes
+	 * visible: submounts included (SECURITY.md 4).  Inside our user
+	 * namespace the payload could clear it only with CAP_SYS_ADMIN and the
+	 * mount syscalls, both gone before it runs; a nested namespace it makes
+	 * sees these flags locked. */
+	if (attrs && sfc_mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? SFC_AT_RECURSIVE : 0), attrs, 0) < 0) {
+		if (errno == ENOSYS)
+			return sfc_err(e, ENOSYS, "mount_setattr (sefaca needs Linux 5.12 or later)");
+		return sfc_err(e, errno, "set mount flags on %s", what);
+	}
+	return attach(tree, target, what, e);
+}
+
+/* A new filesystem instance as a detached mount. */
+static int new_fs(const char *type, const char *const *opts, uint64_t attrs, const char *what, struct sfc_error *e)
+{
+	_cleanup_close_ int fs = sfc_fsopen(type, SFC_FSOPEN_CLOEXEC);
+	int mnt;
+
+	if (fs < 0) {
+		if (errno == ENOSYS)
+			return sfc_err(e, ENOSYS, "fsopen (sefaca needs Linux 5.12 or later)");
+		return sfc_err(e, errno, "mount %s on %s", type, what);
+	}
+	for (; opts && opts[0]; opts += 2) {
+		int r = opts[1] ? sfc_fsconfig(fs, SFC_FSCONFIG_SET_STRING, opts[0], opts[1], 0)
+				: sfc_fsconfig(fs, SFC_FSCONFIG_SET_FLAG, opts[0], NULL, 0);
+		if (r < 0)
+			return sfc_err(e, errno, "mount %s on %s: option %s", type, what, opts[0]);
+	}
+	if (sfc_fsconfig(fs, SFC_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		if (!strcmp(type, "proc") && errno == EPERM)
+			return sfc_err(e, EPERM, "mount a new /proc (the kernel refuses when the host's /proc is partly "
+						 "covered, as in some containers)");
+		return sfc_err(e, errno, "mount %s on %s", type, what);
+	}
+	mnt = sfc_fsmount(fs, SFC_FSMOUNT_CLOEXEC, attrs);
+	if (mnt < 0)
+		return sfc_err(e, errno, "mount %s on %s", type, what);
+	return mnt;
+}
+
+static int do_tmpfs(struct apply_ctx *c, int target, const char *what, uint64_t size, unsigned mode, bool final_ro)
+{
+	char modes[16], sizes[32];
+	const char *opts[] = { "mode", modes, size ? "size" : NULL, sizes, NULL, NULL };
+	_cleanup_close_ int mnt = -1;
+	int r;
+
+	snprintf(modes, sizeof(modes), "%o", mode);
+	snprintf(sizes, sizeof(sizes), "%llu", (unsigned long long)size);
+	mnt = new_fs("tmpfs", opts, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, what, c->e);
+	if (mnt < 0)
+		return mnt;
+	if ((r = attach(mnt, target, what, c->e)) < 0)
+		return r;
+	if (final_ro) {
+		if (c->nfinal == (int)SFC_ARRAY_SIZE(c->final_ro))
+			return sfc_err(c->e, E2BIG, "too many read-only tmpfs mounts");
+		c->final_ro[c->nfinal++] = sfc_steal_fd(&mnt);
+	}
+	return 0;
+}
+
+static int open_src(struct apply_ctx *c, const char *src)
+{
+	/* src is a real path resolved by the supervisor: no symlink may appear
+	 * in it now; if one did, the tree changed under us and we stop. */
+	int fd = sfc_openat2(c->oldroot, src[1] ? src + 1 : ".", O_PATH | O_CLOEXEC | O_NOFOLLOW,
+			     SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	if (fd < 0 && (errno == ELOOP || errno == EXDEV))
+		errno = ELOOP;
+	return fd;
+}
+
+static int op_bind(struct apply_ctx *c, const struct sfc_mop *m)
+{
+	_cleanup_close_ int src = open_src(c, m->src), dst = -1;
+	struct stat st;
+	uint64_t attrs = SFC_MOUNT_ATTR_NOSUID;
+
+	if (src < 0) {
+		if (errno == ENOENT && (m->flags & SFC_MOP_OPTIONAL))
+			return 0;
+		return sfc_err(c->e, errno, "%s", m->src);
+	}
+	if (fstat(src, &st) < 0)
+		return sfc_err(c->e, errno, "%s", m->src);
+	if ((dst = make_target(c->newroot, m->dst, S_ISDIR(st.st_mode), c->e)) < 0)
+		return dst;
+	if (m->flags & SFC_MOP_RO)
+		attrs |= SFC_MOUNT_ATTR_RDONLY;
+	if (!(m->flags & SFC_MOP_DEVICES))
+		attrs |= SFC_MOUNT_ATTR_NODEV;
+	return bind_fd(src, dst, !(m->flags & SFC_MOP_NOREC), attrs, m->dst, c->e);
+}
+
+/* Hide NAME beneath DIRFD.  With ONLY_OPEN, entries that only their owner
+ * (the host's root, unmapped here) can open are left alone: the kernel's
+ * permission check already keeps the payload out, and a mount less per
+ * entry is start-up time saved. */
+static int hide_at2(struct apply_ctx *c, int dirfd, const char *name, const char *what, bool only_open);
+static int hide_at(struct apply_ctx *c, int dirfd, const char *name, const char *what)
+{
+	return hide_at2(c, dirfd, name, what, false);
+}
+
+static int hide_at2(struct apply_ctx *c, int dirfd, const char *name, const char *what, bool only_open)
+{
+	_cleanup_close_ int t = sfc_openat2(dirfd, name, O_PATH | O_CLOEXEC | O_NOFOLLOW,
+					    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	struct stat st;
+
+	if (t < 0)
+		return errno == ENOENT ? 0 : sfc_err(c->e, errno, "hide %s", what);
+	if (fstat(t, &st) < 0)
+		return sfc_err(c->e, errno, "hide %s", what);
+	if (only_open && st.st_uid != getuid() && !(st.st_mode & (S_IROTH | S_IWOTH)))
+		return 0;
+	if (S_ISDIR(st.st_mode))
+		return do_tmpfs(c, t, what, 4096, 0755, true);
+	if (S_ISLNK(st.st_mode))
+		return sfc_err(c->e, ELOOP, "hide %s: it is a symlink", what);
+	return bind_fd(c->empty, t, false, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, what,
+		       c->e);
+}
+
+static int op_hide(struct apply_ctx *c, const struct sfc_mop *m)
+{
+	return hide_at(c, c->newroot, m->dst[1] ? m->dst + 1 : ".", m->dst);
+}
+
+static int op_symlink(struct apply_ctx *c, const struct sfc_mop *m)
+{
+	_cleanup_free_ char *parent = sfc_xstrdup(m->dst);
+	char *slash = strrchr(parent, '/');
+	const char *base = slash + 1;
+	_cleanup_close_ int pfd = -1;
+
+	*slash = 0;
+	if ((pfd = make_target(c->newroot, parent[0] ? parent : "/", true, c->e)) < 0)
+		return pfd;
+	/* make_target gave an O_PATH fd; symlinkat needs a real directory fd */
+	{
+		char proc[64];
+		int d;
+		snprintf(proc, sizeof(proc), "/oldroot/proc/self/fd/%d", pfd);
+		d = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			return sfc_err(c->e, errno, "symlink %s", m->dst);
+		if (symlinkat(m->src, d, base) < 0 && errno != EEXIST) {
+			int err = errno;
+			close(d);
+			return sfc_err(c->e, err, "symlink %s", m->dst);
+		}
+		close(d);
+	}
+	return 0;
+}
+
+/* /proc entries that leak host information or reach kernel knobs. */
+static const char *const proc_masked[] = {
+	"kcore", "keys", "key-users", "timer_list", "timer_stats", "sched_debug", "latency_stats", "kallsyms",
+	"kpagecount", "kpageflags", "kpagecgroup", "vmallocinfo", "acpi", "scsi", "asound", "driver",
+	NULL,
+};
+/* Read-only, for a payload that is uid 0 inside: /proc/sys/user and
+ * /proc/sys/net of its own namespaces belong to that uid, and
+ * user.max_user_namespaces must not be raised from inside (SECURITY.md 13).
+ * The rest of /proc that only the host's root may write (sysrq-trigger,
+ * irq, bus) is closed to us by the host's ownership already. */
+static const char *const proc_readonly[] = { "sys", NULL };
+
+static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
+{
+	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), mnt = -1;
+	int r;
+
+	if (dst < 0)
+		return dst;
+	mnt = new_fs("proc", NULL, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC, m->dst, c->e);
+	if (mnt < 0)
+		return mnt;
+	if ((r = attach(mnt, dst, m->dst, c->e)) < 0)
+		return r;
+	for (const char *const *p = proc_masked; *p; p++)
+		if ((r = hide_at2(c, mnt, *p, *p, true)) < 0)
+			return r;
+	for (const char *const *p = proc_readonly; *p; p++) {
+		_cleanup_close_ int t = sfc_openat2(mnt, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW,
+						    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+		if (t < 0)
+			continue;
+		if ((r = bind_fd(t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
+				 c->e)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int sys_firmware_hide(int sysfd, struct sfc_error *e)
+{
+	/* /sys/firmware: ACPI tables, DMI, EFI variables of the host */
+	const char *opts[] = { "mode", "755", "size", "4096", NULL, NULL };
+	_cleanup_close_ int t = sfc_openat2(sysfd, "firmware", O_PATH | O_CLOEXEC | O_NOFOLLOW,
+					    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	_cleanup_close_ int mnt = -1;
+
+	if (t < 0)
+		return 0;
+	mnt = new_fs("tmpfs", opts, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, "/sys/firmware",
+		     e);
+	if (mnt < 0)
+		return mnt;
+	return attach(mnt, t, "/sys/firmware", e);
+}
+
+static int op_sys(struct apply_ctx *c, const struct sfc_mop *m, bool fresh)
+{
+	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), src = -1;
+	int r;
+
+	if (dst < 0)
+		return dst;
+	/* sysfs may only be mounted by the owner of the network namespace it
+	 * shows (we are, once in the sandbox's), and only while a full sysfs is
+	 * visible (the host's, until the old root goes).  Sharing the host's
+	 * network we bind the host's /sys instead, without submounts. */
+	if (fresh) {
+		_cleanup_close_ int mnt = new_fs("sysfs", NULL, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID |
+								    SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC, "/sys", c->e);
+		if (mnt < 0)
+			return mnt;
+		if ((r = attach(mnt, dst, "/sys", c->e)) < 0)
+			return r;
+		return sys_firmware_hide(mnt, c->e);
+	}
+	if ((src = open_src(c, "/sys")) < 0)
+		return 0; /* no /sys on the host: none inside either */
+	if ((r = bind_fd(src, dst, false, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, m->dst,
+			 c->e)) < 0)
+		return r;
+	close(dst);
+	dst = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_CLOEXEC, SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	if (dst < 0)
+		return sfc_err(c->e, errno, "reopen %s", m->dst);
+	return sys_firmware_hide(dst, c->e);
+}
+
+static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
+	static const char *const links[][2] = {
+		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+		{ "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
+	};
+	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), dev = -1, mnt = -1;
+	int r;
+
+	if (dst < 0)
+		return dst;
+	{
+		const char *opts[] = { "mode", "755", "size", "65536", NULL, NULL };
+		if ((mnt = new_fs("tmpfs", opts, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NOEXEC, m->dst, c->e)) < 0)
+			return mnt;
+		if ((r = attach(mnt, dst, m->dst, c->e)) < 0)
+			return r;
+	}
+	/* a real directory fd of the new /dev to create entries in */
+	{
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/oldroot/proc/self/fd/%d", mnt);
+		if ((dev = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return sfc_err(c->e, errno, "open %s", m->dst);
+	}
+	for (const char *const *n = nodes; *n; n++) {
+		_cleanup_free_ char *hp = sfc_xasprintf("/dev/%s", *n);
+		_cleanup_close_ int src = open_src(c, hp), t = -1;
+		int f;
+		if (src < 0)
+			continue;
+		f = openat(dev, *n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+		if (f < 0)
+			return sfc_err(c->e, errno, "create /dev/%s", *n);
+		close(f);
+		if ((t = openat(dev, *n, O_PATH | O_CLOEXEC | O_NOFOLLOW)) < 0)
+			return sfc_err(c->e, errno, "open /dev/%s", *n);
+		if ((r = bind_fd(src, t, false, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NOEXEC, hp, c->e)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < SFC_ARRAY_SIZE(links); i++)
+		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
+			return sfc_err(c->e, errno, "symlink /dev/%s", links[i][0]);
+	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
+		return sfc_err(c->e, errno, "populate /dev");
+	{
+		/* A private devpts instance: the payload's ptys are its own and it
+		 * cannot reach the host's (nor the caller's terminal through them). */
+		const char *opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL, NULL };
+		_cleanup_close_ int pts = new_fs("devpts", opts, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NOEXEC, "/dev/pts",
+						 c->e);
+		_cleanup_close_ int t = openat(dev, "pts", O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
+		if (pts < 0)
+			return pts;
+		if (t < 0)
+			return sfc_err(c->e, errno, "open /dev/pts");
+		if ((r = attach(pts, t, "/dev/pts", c->e)) < 0)
+			return r;
+	}
+	{
+		_cleanup_close_ int t = openat(dev, "shm", O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
+		if (t < 0)
+			return sfc_err(c->e, errno, "open /dev/shm");
+		if ((r = do_tmpfs(c, t, "/dev/shm", m->size, 01777, false)) < 0)
+			return r;
+	}
+	close(dev);
+	dev = -1;
+	if (c->nfinal == (int)SFC_ARRAY_SIZE(c->final_ro))
+		return sfc_err(c->e, E2BIG, "too many read-only tmpfs mounts");
+	c->final_ro[c->nfinal++] = sfc_steal_fd(&mnt);
+	return 0;
+}
+
+static int op_apply(struct apply_ctx *c, const struct sfc_mop *m, const struct sfc_mount_plan *p)
+{
+	_cleanup_close_ int t = -1;
+
+	switch (m->kind) {
+	case SFC_MOP_BIND:
+		return op_bind(c, m);
+	case SFC_MOP_TMPFS:
+		if ((t = make_target(c->newroot, m->dst, true, c->e)) < 0)
+			return t;
+		return do_tmpfs(c, t, m->dst, m->size, m->mode, m->flags & SFC_MOP_FINAL_RO);
+	case SFC_MOP_HIDE:
+		return op_hide(c, m);
+	case SFC_MOP_SYMLINK:
+		return op_symlink(c, m);
+	case SFC_MOP_PROC:
+		return op_proc(c, m);
+	case SFC_MOP_SYS:
+		return op_sys(c, m, p->sys_fresh);
+	case SFC_MOP_DEV:
+		return op_dev(c, m);
+	case SFC_MOP_DIR:
+		if ((t = make_target(c->newroot, m->dst, true, c->e)) < 0)
+			return t;
+		return 0;
+	}
+	return sfc_err(c->e, EINVAL, "unknown mount operation");
+}
+
+int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void *), void *data, struct sfc_error *e)
+{
+	const struct sfc_mop *sys = NULL;
+	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .e = e };
+	int r = -EINVAL;
+
+	/* Nothing we mount may propagate back to the host (SECURITY.md 3). */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return sfc_err(e, errno, "make / private");
+	/* Build in a scratch tmpfs that becomes root first, so host paths stay
+	 * reachable under /oldroot whatever they are (even under /tmp). */
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=65536") < 0)
+		return sfc_err(e, errno, "mount scratch tmpfs");
+	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0)
+		return sfc_err(e, errno, "prepare scratch tmpfs");
+	{
+		int f = open("empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (f < 0)
+			return sfc_err(e, errno, "prepare scratch tmpfs");
+		close(f);
+	}
+	if (p->root == SFC_ROOT_TMPFS &&
+	    mount("tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return sfc_err(e, errno, "mount the new root");
+	if (p->root != SFC_ROOT_TMPFS && mount("newroot", "newroot", NULL, MS_BIND, NULL) < 0)
+		return sfc_err(e, errno, "prepare the new root");
+	SFC_TRACE_POINT("m: base");
+	if (sfc_pivot_root(".", "oldroot") < 0)
+		return sfc_err(e, errno, "pivot_root");
+	if (chdir("/") < 0)
+		return sfc_err(e, errno, "chdir /");
+	if ((c.oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (c.empty = open("/empty", O_PATH | O_CLOEXEC)) < 0) {
+		r = sfc_err(e, errno, "open /oldroot");
+		goto out;
+	}
+	if (p->root == SFC_ROOT_HOST || p->root == SFC_ROOT_DIR) {
+		_cleanup_close_ int src = p->root == SFC_ROOT_HOST ? fcntl(c.oldroot, F_DUPFD_CLOEXEC, 3)
+								   : open_src(&c, p->root_dir);
+		_cleanup_close_ int dst = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (src < 0 || dst < 0) {
+			r = sfc_err(e, errno, "open root %s", p->root_dir ? p->root_dir : "/");
+			goto out;
+		}
+		if ((r = bind_fd(src, dst, true, SFC_MOUNT_ATTR_NOSUID | (p->root_ro ? SFC_MOUNT_ATTR_RDONLY : 0), "/",
+				 e)) < 0)
+			goto out;
+	} else if (p->root == SFC_ROOT_OVERLAY) {
+		r = sfc_err(e, ENOTSUP, "overlay root");
+		goto out;
+	}
+	if ((c.newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = sfc_err(e, errno, "open the new root");
+		goto out;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->ops[i].kind == SFC_MOP_SYS) {
+			sys = &p->ops[i]; /* last: it may wait for the network namespace */
+			continue;
+		}
+		if ((r = op_apply(&c, &p->ops[i], p)) < 0)
+			goto out;
+		SFC_TRACE_POINT(p->ops[i].dst);
+	}
+	if (before_sys && (r = before_sys(data)) < 0)
+		goto out;
+	if (sys && (r = op_apply(&c, sys, p)) < 0)
+		goto out;
+	/* Now that every mount point exists, seal the tmpfs skeletons. */
+	for (int i = 0; i < c.nfinal; i++)
+		if (sfc_mount_setattr(c.final_ro[i], "", AT_EMPTY_PATH, SFC_MOUNT_ATTR_RDONLY, 0) < 0) {
+			r = sfc_err(e, errno, "make tmpfs read-only");
+			goto out;
+		}
+	if (p->root == SFC_ROOT_TMPFS &&
+	    sfc_mount_setattr(c.newroot, "", AT_EMPTY_PATH, SFC_MOUNT_ATTR_RDONLY, 0) < 0) {
+		r = sfc_err(e, errno, "make the new root read-only");
+		goto out;
+	}
+	/* Enter the new root and detach the old one entirely: after this no
+	 * path and no fd of ours leads back to the host tree (pivot_root(2),
+	 * "pivot_root(".", ".")"). */
+	SFC_TRACE_POINT("m: sealed");
+	if (fchdir(c.newroot) < 0 || sfc_pivot_root(".", ".") < 0 || umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+		r = sfc_err(e, errno, "enter the new root");
+		goto out;
+	}
+	SFC_TRACE_POINT("m: pivoted");
+	r = 0;
+out:
+	for (int i = 0; i < c.nfinal; i++)
+		close(c.final_ro[i]);
+	if (c.oldroot >= 0)
+		close(c.oldroot);
+	if (c.newroot >= 0)
+		close(c.newroot);
+	if (c.empty >= 0)
+		close(c.empty);
+	return r;
+}

@@ -1,0 +1,628 @@
+#include "core/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "autoconf.h"
+#include "core/caps.h"
+#include "core/env.h"
+#include "core/kernel.h"
+#include "core/limits.h"
+#include "core/net.h"
+#include "core/seccomp.h"
+#include "core/userns.h"
+#include "core/util.h"
+
+/* The supervisor asks init to terminate the sandbox (timeout). */
+#define SIG_TERMINATE (SIGRTMIN + 1)
+
+/* Signals the supervisor passes on to the payload when a process (not the
+ * terminal: the payload shares our process group and gets those itself)
+ * sends them to us. */
+static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM };
+
+/* Shared between init/payload and the supervisor (MAP_SHARED before clone). */
+struct shared {
+	volatile int exec_attempted; /* the payload reached execve */
+	volatile int payload_done;
+	volatile int payload_status; /* raw wait status */
+	volatile int init_done;      /* init reaped everything; ru is valid */
+	struct rusage ru;            /* RUSAGE_CHILDREN of init: the whole tree */
+};
+
+struct sync_msg {
+	int status;
+	char msg[1020];
+};
+
+void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->spec = spec;
+	sb->result.exit_code = -1;
+}
+
+void sfc_sandbox_free(struct sfc_sandbox *sb)
+{
+	sfc_mount_plan_free(&sb->plan);
+	sfc_strv_clear(&sb->env);
+	sfc_strv_clear(&sb->layers.missing);
+	if (sb->argv && sb->argv != sb->spec->argv)
+		free(sb->argv);
+}
+
+static bool plain_word(const char *w)
+{
+	static const char *const reserved[] = { "if", "then", "else", "elif", "fi", "case", "esac", "for", "while",
+						"until", "do", "done", "in", "!", "{", "}", NULL };
+	if (!*w || strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./+-,:@%") != strlen(w))
+		return false;
+	for (const char *const *r = reserved; *r; r++)
+		if (!strcmp(w, *r))
+			return false;
+	return true;
+}
+
+int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
+{
+	struct sfc_spec *s = sb->spec;
+	struct sfc_layers *l = &sb->layers;
+	int r;
+
+	if (!s->argv || !s->argv[0])
+		return sfc_err(e, 0, "no command given");
+	/* One argument is a shell command line, as in `sefaca-run 'make build'`.
+	 * A plain word ("make", "/bin/true") means the same to sh -c as to
+	 * execve, so it is executed directly, saving a shell on every call;
+	 * words that are only shell builtins fall back to sh -c. */
+	if (!s->argv[1] && plain_word(s->argv[0])) {
+		sb->argv = s->argv;
+		sb->shell_fallback = true;
+	} else if (!s->argv[1]) {
+		sb->argv = sfc_xcalloc(4, sizeof(char *));
+		sb->argv[0] = "/bin/sh";
+		sb->argv[1] = "-c";
+		sb->argv[2] = s->argv[0];
+	} else {
+		sb->argv = s->argv;
+	}
+	if (s->network == SFC_NET_HOSTS)
+		return sfc_err(e, ENOTSUP, "network allowlists (allow:HOST) are not available in this build; use "
+					   "--network=deny, localhost or allow");
+
+	l->userns = l->mntns = l->pidns = l->ipcns = l->utsns = l->cgroupns = true;
+	l->netns = s->network != SFC_NET_ALLOW;
+	l->caps_dropped = l->no_new_privs = true;
+	/* A layer compiled out is the integrator's choice: built-in levels do
+	 * without it and say so; a setting that names it fails closed. */
+	if (sfc_seccomp_compiled()) {
+		l->seccomp = true;
+	} else if (s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_BUILTIN &&
+		   s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_UNSET) {
+		return sfc_err(e, ENOTSUP, "seccomp=%s was asked for, but seccomp was compiled out of this build "
+					   "(FEATURE_SECCOMP)", sfc_seclevel_name(s->seccomp));
+	} else {
+		sfc_strv_push(&l->missing, "seccomp: compiled out of this build");
+	}
+	l->limits = (s->memory || s->pids || s->nofile || s->fsize) ? "rlimit" : "none";
+	if (s->cpu_milli)
+		return sfc_err(e, ENOTSUP, "--cpu needs cgroup v2 limits, which this build does not have "
+					   "(rlimits cannot express a CPU share)");
+
+	if ((r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
+		return r;
+	sfc_env_build(s, sb->plan.workdir, &sb->env);
+	return 0;
+}
+
+const char *sfc_userns_diagnose(int err, char *buf, size_t len)
+{
+	char v[64];
+
+	if (sfc_read_file_at(AT_FDCWD, "/proc/sys/kernel/apparmor_restrict_unprivileged_userns", v, sizeof(v)) > 0 &&
+	    v[0] == '1') {
+		snprintf(buf, len, "AppArmor restricts unprivileged user namespaces "
+				   "(kernel.apparmor_restrict_unprivileged_userns=1); allow sefaca with an AppArmor "
+				   "profile granting 'userns,' or set the sysctl to 0");
+		return buf;
+	}
+	if (sfc_read_file_at(AT_FDCWD, "/proc/sys/kernel/unprivileged_userns_clone", v, sizeof(v)) > 0 && v[0] == '0') {
+		snprintf(buf, len, "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0); "
+				   "set it to 1");
+		return buf;
+	}
+	if (sfc_read_file_at(AT_FDCWD, "/proc/sys/user/max_user_namespaces", v, sizeof(v)) > 0 && atoi(v) == 0) {
+		snprintf(buf, len, "user namespaces are disabled (user.max_user_namespaces=0); set it above 0");
+		return buf;
+	}
+	if (err == ENOSPC) {
+		snprintf(buf, len, "the user namespace limit is reached (user.max_user_namespaces, or nesting deeper "
+				   "than 32 levels)");
+		return buf;
+	}
+	if (err == EPERM) {
+		snprintf(buf, len, "the kernel or a security policy (seccomp of an outer container, a LSM) refuses "
+				   "unprivileged user namespaces; run outside that container or allow them there");
+		return buf;
+	}
+	if (err == EINVAL) {
+		snprintf(buf, len, "the kernel lacks user namespace support (CONFIG_USER_NS)");
+		return buf;
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- child */
+
+static void report(int fd, int status, const struct sfc_error *e)
+{
+	struct sync_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.status = status;
+	snprintf(m.msg, sizeof(m.msg), "%s", e->msg);
+	(void)!write(fd, &m, sizeof(m));
+}
+
+/* Search PATH of the payload's own environment (execvp would use ours). */
+static int exec_payload(char **argv, char **envp, bool shell_fallback, struct sfc_error *e)
+{
+	const char *cmd = argv[0], *path;
+	bool eacces = false;
+	char buf[4096];
+
+	if (strchr(cmd, '/')) {
+		execve(cmd, argv, envp);
+		return sfc_err_status(e, errno == ENOENT || errno == ENOTDIR ? 127 : 126, errno, "%s", cmd);
+	}
+	path = sfc_env_get(envp, "PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n + strlen(cmd) + 2 < sizeof(buf)) {
+			if (n == 0)
+				snprintf(buf, sizeof(buf), "%s", cmd);
+			else
+				snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, cmd);
+			execve(buf, argv, envp);
+			if (errno == EACCES)
+				eacces = true;
+			else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+				return sfc_err_status(e, 126, errno, "%s", cmd);
+		}
+		path += n;
+		if (*path)
+			path++;
+	}
+	if (eacces)
+		return sfc_err_status(e, 126, EACCES, "%s", cmd);
+	if (shell_fallback) {
+		char *sh[] = { "/bin/sh", "-c", argv[0], NULL };
+		execve(sh[0], sh, envp);
+		return sfc_err_status(e, 127, errno, "/bin/sh");
+	}
+	return sfc_err_status(e, 127, 0, "%s: command not found", cmd);
+}
+
+/* State of the sandbox's init while it builds the sandbox. */
+struct child_ctx {
+	struct sfc_sandbox *sb;
+	int syncw;             /* -> supervisor: setup errors; closed by execve */
+	int donew;             /* -> supervisor: the payload is done */
+	const sigset_t *orig;  /* the caller's signal mask, for the payload */
+	struct shared *sh;
+	struct sfc_error *e;
+	/* the network-namespace thread */
+	int procfd;            /* the host's /proc, for the thread's ns file */
+	int netp[2];           /* thread -> init: done */
+	volatile int netfd;    /* its new network namespace */
+	volatile int neterr;
+	char neterrmsg[256];
+};
+
+/* The network namespace is the slowest namespace to create (~0.5 ms of
+ * per-net setup in the kernel), so a thread of init creates it with
+ * unshare(2) on another CPU while init builds the mount tree, and init
+ * joins it before it mounts /sys.  The thread shares init's memory and
+ * errno: it makes system calls only, and init reads nothing it writes
+ * until the pipe says it is done. */
+static int net_thread(void *arg)
+{
+	struct child_ctx *c = arg;
+	struct sfc_error e = { 0 };
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		c->neterr = errno;
+		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "create the network namespace");
+	} else if (c->sb->spec->network == SFC_NET_LOCALHOST && sfc_net_loopback_up(&e) < 0) {
+		c->neterr = e.err ? e.err : EIO;
+		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "%s", e.msg);
+	} else if ((c->netfd = openat(c->procfd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+		c->neterr = errno;
+		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "open the new network namespace");
+	}
+	SFC_TRACE_POINT("t: net done");
+	(void)!write(c->netp[1], "n", 1);
+	syscall(SYS_exit, 0); /* this thread only */
+	return 0;
+}
+
+static int join_netns(void *data)
+{
+	struct child_ctx *c = data;
+	char b;
+
+	if (!c->sb->layers.netns)
+		return 0;
+	SFC_TRACE_POINT("i: wait net");
+	if (read(c->netp[0], &b, 1) != 1)
+		return sfc_err(c->e, EIO, "network namespace thread");
+	SFC_TRACE_POINT("i: net ready");
+	if (c->neterr) {
+		errno = c->neterr;
+		return sfc_err(c->e, c->neterr, "%s", c->neterrmsg);
+	}
+	/* /sys will show this namespace; nothing in the sandbox stays on the
+	 * host's network, init included. */
+	if (setns(c->netfd, CLONE_NEWNET) < 0)
+		return sfc_err(c->e, errno, "join the sandbox's network namespace");
+	close(c->netfd);
+	return 0;
+}
+
+/* The payload: a CLONE_VM|CLONE_VFORK child of init (no page tables to
+ * copy; init sleeps until execve).  System calls and its own stack only. */
+static int payload_main(void *arg)
+{
+	struct child_ctx *c = arg;
+	struct sfc_sandbox *sb = c->sb;
+	struct sfc_spec *s = sb->spec;
+	struct sfc_error e = { 0 };
+
+	SFC_TRACE_POINT("p: start");
+	if (sfc_limits_apply_rlimits(s, &e) < 0)
+		goto fail;
+	sigprocmask(SIG_SETMASK, c->orig, NULL);
+	if (chdir(sb->plan.workdir) < 0) {
+		sfc_err(&e, errno, "working directory %s", sb->plan.workdir);
+		goto fail;
+	}
+	/* Only 0, 1, 2 and what the caller asked to preserve reach the payload:
+	 * none of our own descriptors (runc CVE-2024-21626). */
+	if (sfc_close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	for (size_t i = 0; i < s->npreserve_fds; i++)
+		if (fcntl(s->preserve_fds[i], F_SETFD, 0) < 0) {
+			sfc_err(&e, errno, "preserve fd %d", s->preserve_fds[i]);
+			goto fail;
+		}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		sfc_err(&e, errno, "no_new_privs");
+		goto fail;
+	}
+	/* seccomp goes on last, right before execve (as bubblewrap does): the
+	 * filter then covers the payload from its first instruction. */
+	if (sb->layers.seccomp && sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e) < 0)
+		goto fail;
+	SFC_TRACE_POINT("p: exec");
+	c->sh->exec_attempted = 1;
+	exec_payload(sb->argv, sb->env.v, sb->shell_fallback, &e);
+	report(c->syncw, e.status ? e.status : 127, &e);
+	_exit(e.status ? e.status : 127);
+fail:
+	report(c->syncw, 125, &e);
+	_exit(125);
+}
+
+/* pid 1 once the payload runs: reap, forward, and when the payload is
+ * gone, kill what it left, reap that too, and tell the supervisor. */
+static int init_loop(pid_t payload, struct shared *sh, int donew)
+{
+	sigset_t all;
+	int code = 0;
+
+	sigfillset(&all);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+
+		if (sig < 0)
+			continue;
+		if (sig == SIGCHLD) {
+			pid_t w;
+			int st;
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (w == payload) {
+					SFC_TRACE_POINT("i: payload reaped");
+					sh->payload_status = st;
+					sh->payload_done = 1;
+					code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+					goto done;
+				}
+			}
+		} else if (sig == SIG_TERMINATE) {
+			kill(-1, SIGTERM);
+			kill(-1, SIGCONT);
+		} else if (si.si_code != SI_KERNEL) {
+			/* sent by a process (the supervisor, or one inside): pass on */
+			kill(payload, sig);
+		}
+	}
+done:
+	/* Everything the payload left behind dies with it, and is reaped
+	 * before the supervisor hears of the end: when sefaca returns, nothing
+	 * of the sandbox runs.  The namespaces are torn down after that, off
+	 * the caller's clock. */
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	getrusage(RUSAGE_CHILDREN, (struct rusage *)&sh->ru);
+	SFC_TRACE_POINT("i: all reaped");
+	sh->init_done = 1;
+	(void)!write(donew, "d", 1);
+	return code;
+}
+
+/* pid 1 of the sandbox. */
+static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, const sigset_t *orig,
+		      struct shared *sh)
+{
+	static char net_stack[16384] __attribute__((aligned(16)));
+	static char payload_stack[65536] __attribute__((aligned(16)));
+	struct sfc_spec *s = sb->spec;
+	struct sfc_error e = { 0 };
+	struct pollfd pf = { holdr, POLLIN, 0 };
+	struct child_ctx c = { .sb = sb, .syncw = syncw, .donew = donew, .orig = orig, .sh = sh, .e = &e,
+			       .procfd = -1, .netp = { -1, -1 }, .netfd = -1 };
+	sigset_t all;
+	pid_t pid;
+
+	/* Die with the supervisor (SECURITY.md 30); and if it is already gone,
+	 * do not start. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (poll(&pf, 1, 0) != 0)
+		_exit(125);
+	close(holdr);
+	SFC_TRACE_POINT("i: start");
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+
+	if (sb->layers.netns) {
+		if ((c.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || pipe2(c.netp, O_CLOEXEC) < 0) {
+			sfc_err(&e, errno, "prepare the network namespace");
+			goto fail;
+		}
+		if (clone(net_thread, net_stack + sizeof(net_stack),
+			  CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM, &c) < 0) {
+			sfc_err(&e, errno, "start the network namespace thread");
+			goto fail;
+		}
+	SFC_TRACE_POINT("i: thread");
+	}
+	if (sfc_userns_map_self(s->uid >= 0 ? (uid_t)s->uid : s->caller_uid, s->caller_uid,
+				s->gid >= 0 ? (gid_t)s->gid : s->caller_gid, s->caller_gid, &e) < 0)
+		goto fail;
+	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+		sfc_err(&e, errno, "sethostname");
+		goto fail;
+	}
+	SFC_TRACE_POINT("i: mapped");
+	if (sfc_mount_plan_apply(&sb->plan, join_netns, &c, &e) < 0)
+		goto fail;
+	if (c.procfd >= 0)
+		close(c.procfd);
+	/* Capabilities in our user namespace were needed for the mounts; from
+	 * here on nobody in the sandbox has any: init drops them, the payload
+	 * inherits the empty sets. */
+	SFC_TRACE_POINT("i: mounted");
+	if (sfc_caps_drop_all(&e) < 0)
+		goto fail;
+	SFC_TRACE_POINT("i: caps");
+	prctl(PR_SET_DUMPABLE, 0);
+	pid = clone(payload_main, payload_stack + sizeof(payload_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	if (pid < 0) {
+		sfc_err(&e, errno, "start the payload");
+		goto fail;
+	}
+	SFC_TRACE_POINT("i: vfork returned");
+	close(syncw);
+	SFC_TRACE_POINT("i: syncw closed");
+	_exit(init_loop(pid, sh, donew));
+fail:
+	report(syncw, 125, &e);
+	_exit(125);
+}
+
+/* ----------------------------------------------------------- supervisor */
+
+static void collect(struct sfc_result *res, struct shared *sh, int status, bool init_exited)
+{
+	if (sh->payload_done) {
+		int st = sh->payload_status;
+		if (WIFEXITED(st)) {
+			res->exit_code = WEXITSTATUS(st);
+			res->status = res->exit_code;
+		} else {
+			res->signal = WTERMSIG(st);
+			res->status = 128 + res->signal;
+		}
+	} else if (init_exited && WIFSIGNALED(status)) {
+		/* init itself was killed (the timeout's grace ran out, or from outside) */
+		res->signal = WTERMSIG(status);
+		res->status = 128 + res->signal;
+	} else if (init_exited) {
+		res->status = WEXITSTATUS(status);
+	}
+	if (sh->init_done)
+		res->ru = sh->ru;
+	if (res->timed_out)
+		res->status = SFC_EXIT_TIMEOUT;
+}
+
+int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
+{
+	struct sfc_spec *s = sb->spec;
+	struct sfc_result *res = &sb->result;
+	int syncp[2] = { -1, -1 }, holdp[2] = { -1, -1 }, donep[2] = { -1, -1 }, sfd = -1;
+	sigset_t mask, orig;
+	struct shared *sh;
+	unsigned long flags;
+	struct sync_msg msg;
+	double t0 = sfc_now_mono();
+	uint64_t deadline = 0, kill_at = 0;
+	bool done = false, exited = false;
+	int status = 0, r = 0;
+	pid_t pid;
+	ssize_t n;
+
+	res->status = 125;
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return sfc_err(e, errno, "mmap");
+	if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(holdp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0) {
+		r = sfc_err(e, errno, "pipe");
+		goto out;
+	}
+	/* Signals stay blocked to the end: a terminal's Ctrl-C that reaches us
+	 * as well as the payload must not kill us before the run is accounted for. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < SFC_ARRAY_SIZE(forwarded); i++)
+		sigaddset(&mask, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &mask, &orig);
+	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		r = sfc_err(e, errno, "signalfd");
+		goto out;
+	}
+
+	/* The network namespace is made by a thread of init, in parallel with
+	 * the mounts (see net_thread). */
+	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+	SFC_TRACE_POINT("s: clone");
+	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		char why[512];
+		int err = errno;
+		if (sfc_userns_diagnose(err, why, sizeof(why)))
+			r = sfc_err(e, 0, "cannot create the sandbox's namespaces: %s (%s)", strerror(err), why);
+		else
+			r = sfc_err(e, err, "clone");
+		goto out;
+	}
+	if (pid == 0) {
+		close(syncp[0]);
+		close(holdp[1]);
+		close(donep[0]);
+		close(sfd);
+		_exit(child_main(sb, syncp[1], donep[1], holdp[0], &orig, sh));
+	}
+	res->pid = pid;
+	close(syncp[1]);
+	syncp[1] = -1;
+	close(holdp[0]);
+	holdp[0] = -1;
+	close(donep[1]);
+	donep[1] = -1;
+
+	/* Setup errors come back over the pipe; EOF means execve happened. */
+	SFC_TRACE_POINT("s: reading sync");
+	n = sfc_read_full(syncp[0], &msg, sizeof(msg));
+	SFC_TRACE_POINT("s: sync read");
+	if (n > 0) {
+		msg.msg[sizeof(msg.msg) - 1] = 0;
+		r = sfc_err_status(e, msg.status, 0, "%s", msg.msg);
+		waitpid(pid, NULL, 0);
+		res->status = msg.status;
+		res->duration = sfc_now_mono() - t0;
+		goto out;
+	}
+	if (!sh->exec_attempted) {
+		int st;
+		waitpid(pid, &st, 0);
+		r = sfc_err(e, 0, "the sandbox failed during setup (%s %d)", WIFSIGNALED(st) ? "signal" : "status",
+			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		goto out;
+	}
+	res->ran = true;
+	SFC_TRACE_POINT("s: exec seen");
+	if (sb->on_start)
+		sb->on_start(sb, sb->hook_data);
+
+	if (s->timeout_ms)
+		deadline = (uint64_t)(t0 * 1000) + s->timeout_ms;
+	while (!done) {
+		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { donep[0], POLLIN, 0 } };
+		int timeout = -1;
+		uint64_t now = sfc_now_ms();
+
+		if (kill_at)
+			timeout = now >= kill_at ? 0 : (int)(kill_at - now);
+		else if (deadline)
+			timeout = now >= deadline ? 0 : (int)(deadline - now);
+		if (poll(pf, 2, timeout) == 0) {
+			if (kill_at) {
+				kill(pid, SIGKILL);
+				kill_at = 0;
+			} else if (deadline) {
+				res->timed_out = true;
+				kill(pid, SIG_TERMINATE);
+				kill_at = sfc_now_ms() + s->kill_grace_ms;
+				deadline = 0;
+			}
+			continue;
+		}
+		if (pf[1].revents)
+			done = true; /* init reaped everything (or died: then SIGCHLD follows) */
+		for (;;) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				break;
+			if ((int)si.ssi_signo == SIGCHLD) {
+				if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+					done = exited = true;
+			} else if (si.ssi_code != SI_KERNEL && !done) {
+				kill(pid, si.ssi_signo);
+			}
+		}
+	}
+	SFC_TRACE_POINT("s: done");
+	res->duration = sfc_now_mono() - t0;
+	if (!sh->init_done && !exited) {
+		/* init closed the pipe without finishing: it died; collect it */
+		waitpid(pid, &status, 0);
+		exited = true;
+	}
+	collect(res, sh, status, exited);
+	if (!exited)
+		waitpid(pid, NULL, WNOHANG); /* init is tearing down the namespaces */
+	r = 0;
+out:
+	if (sfd >= 0)
+		close(sfd);
+	for (int i = 0; i < 2; i++) {
+		if (syncp[i] >= 0)
+			close(syncp[i]);
+		if (holdp[i] >= 0)
+			close(holdp[i]);
+		if (donep[i] >= 0)
+			close(donep[i]);
+	}
+	munmap(sh, sizeof(*sh));
+	return r;
+}

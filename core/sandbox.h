@@ -1,0 +1,67 @@
+/* One sandboxed run: the supervisor (stays on the host side), the
+ * sandbox's init (pid 1 in its namespaces: reaps, forwards signals) and
+ * the payload (pid 2).
+ *
+ *   sfc_sandbox_prepare()  spec -> mount plan, environment, layer checks
+ *   sfc_sandbox_run()      clone, set up, exec, supervise, collect
+ */
+#ifndef SFC_SANDBOX_H
+#define SFC_SANDBOX_H
+
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+#include "core/mount.h"
+#include "core/spec.h"
+
+/* What is actually in force, reported, never guessed. */
+struct sfc_layers {
+	bool userns, mntns, pidns, ipcns, utsns, cgroupns, netns;
+	int landlock;          /* ABI in force, 0 if none */
+	bool seccomp;          /* a filter is installed */
+	bool caps_dropped;
+	bool no_new_privs;
+	const char *limits;    /* "rlimit", "cgroup", "none" */
+	struct sfc_strv missing; /* "seccomp: compiled out", ... */
+};
+
+struct sfc_result {
+	int status;          /* sefaca's exit status */
+	bool ran;            /* the payload's execve was reached */
+	int exit_code;       /* the payload's exit code, -1 if it did not exit */
+	int signal;          /* the signal that killed it, 0 if none */
+	bool timed_out;
+	bool oom_killed;
+	double duration;     /* seconds, monotonic clock */
+	struct rusage ru;    /* the whole sandbox tree (init and what it reaped) */
+	pid_t pid;           /* host pid of the sandbox's init */
+};
+
+struct sfc_sandbox {
+	struct sfc_spec *spec;
+	struct sfc_mount_plan plan;
+	struct sfc_strv env;        /* the payload's environment */
+	char **argv;                /* the payload (spec->argv, or /bin/sh -c LINE) */
+	bool shell_fallback;        /* argv[0] is a plain word: sh -c it if not in PATH */
+	struct sfc_layers layers;
+	struct sfc_result result;
+	/* Called in the supervisor once the payload runs (registration, proxies...). */
+	void (*on_start)(struct sfc_sandbox *sb, void *data);
+	void *hook_data;
+};
+
+void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec);
+void sfc_sandbox_free(struct sfc_sandbox *sb);
+int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e);
+/* Run it.  Returns 0 when the payload ran (see sb->result), < 0 with E
+ * filled when the sandbox could not be set up or the command not run
+ * (E->status is 125, 126 or 127); sb->result.status is set either way. */
+int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e);
+
+/* Why unprivileged user namespaces are unavailable here, and how to fix
+ * it; NULL if they should work.  ERR is the errno clone() failed with. */
+const char *sfc_userns_diagnose(int err, char *buf, size_t len);
+
+#endif
