@@ -163,7 +163,7 @@ $(O)/tests/unit/%: tests/unit/%.c $(CORE_OBJS)
 # Probes run inside sandboxes: static, so they work in any root.
 $(O)/tests/probes/%: tests/probes/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra $(WERROR) -static -o $@ $<
+	$(HOSTCC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra $(WERROR) -static -pthread -o $@ $<
 
 # ---- install ------------------------------------------------------------------
 install: all

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install what building and testing sefaca needs, from Debian's (or
+# Ubuntu's) archive.  Used by the README's quick start and by .ci/run.
+#   scripts/deps-debian.sh          build + test dependencies
+#   scripts/deps-debian.sh --bench  also the tools bench/ compares against
+set -eu
+[ "$(id -u)" = 0 ] || { echo "run as root (sudo $0)" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
+      libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev
+      util-linux procps iproute2 python3 jq curl ca-certificates"
+if [ "${1:-}" = --bench ]; then
+	pkgs="$pkgs bubblewrap hyperfine time"
+fi
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $pkgs
