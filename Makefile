@@ -33,7 +33,8 @@ WERROR      ?= -Werror
 WARNFLAGS   := -Wall -Wextra $(WERROR) -Wno-unused-parameter -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
 BASEFLAGS   := -std=gnu11 -D_GNU_SOURCE -DSFC_VERSION='"$(VERSION)"' -I$(O)/gen -I. -fno-strict-aliasing
 GEN         := $(O)/gen
-export O
+KCONFIG_CONFIG ?= .config
+export O KCONFIG_CONFIG
 
 CONFIG_TARGETS := defconfig tiny_defconfig allnoconfig allyesconfig alldefconfig oldconfig \
                   olddefconfig menuconfig savedefconfig
@@ -68,17 +69,17 @@ menuconfig: kconfig-inputs
 
 ifeq ($(filter $(CONFIG_TARGETS) clean distclean,$(MAKECMDGOALS)),)
 # No .config yet: start from defconfig; Kconfig changed: keep choices, default the new symbols.
-.config: $(KCONFIG_SRCS)
-	@if [ -f .config ]; then $(KCONF) -s --olddefconfig Kconfig; \
+$(KCONFIG_CONFIG): $(KCONFIG_SRCS)
+	@if [ -f $(KCONFIG_CONFIG) ]; then $(KCONF) -s --olddefconfig Kconfig; \
 	 else $(KCONF) -s --defconfig=config/defconfig Kconfig; fi
--include .config
+-include $(KCONFIG_CONFIG)
 -include $(GEN)/applets.mk
 endif
 
-$(GEN)/autoconf.h: .config $(KCONFIG_SRCS) scripts/gen-autoconf.sh | $(GEN)
-	@scripts/gen-autoconf.sh .config $@ $(KCONFIG_SRCS)
-$(GEN)/applets.mk $(GEN)/applets.h $(GEN)/usage.h: .config $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
-	@scripts/gen-applets.sh table $(GEN) .config $(APPLET_FILES)
+$(GEN)/autoconf.h: $(KCONFIG_CONFIG) $(KCONFIG_SRCS) scripts/gen-autoconf.sh | $(GEN)
+	@scripts/gen-autoconf.sh $(KCONFIG_CONFIG) $@ $(KCONFIG_SRCS)
+$(GEN)/applets.mk $(GEN)/applets.h $(GEN)/usage.h: $(KCONFIG_CONFIG) $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
+	@scripts/gen-applets.sh table $(GEN) $(KCONFIG_CONFIG) $(APPLET_FILES)
 
 # ---- libraries: linked only when their feature is on --------------------------
 # pkg-config name:archive name
