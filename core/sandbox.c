@@ -55,8 +55,28 @@ void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec)
 	sb->result.exit_code = -1;
 }
 
+void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
+			      const char *suggestion)
+{
+	struct sfc_violation *v;
+
+	r->violations = sfc_xrealloc(r->violations, (r->nviolations + 1) * sizeof(*r->violations));
+	v = &r->violations[r->nviolations++];
+	v->kind = sfc_xstrdup(kind);
+	v->detail = sfc_xstrdup(detail ? detail : "");
+	v->action = sfc_xstrdup(action ? action : "blocked");
+	v->suggestion = sfc_xstrdup(suggestion ? suggestion : "");
+}
+
 void sfc_sandbox_free(struct sfc_sandbox *sb)
 {
+	for (size_t i = 0; i < sb->result.nviolations; i++) {
+		free(sb->result.violations[i].kind);
+		free(sb->result.violations[i].detail);
+		free(sb->result.violations[i].action);
+		free(sb->result.violations[i].suggestion);
+	}
+	free(sb->result.violations);
 	sfc_mount_plan_free(&sb->plan);
 	sfc_strv_clear(&sb->env);
 	sfc_strv_clear(&sb->layers.missing);
@@ -471,6 +491,10 @@ static void collect(struct sfc_result *res, struct shared *sh, int status, bool 
 	}
 	if (sh->init_done)
 		res->ru = sh->ru;
+	res->mem_peak = (uint64_t)res->ru.ru_maxrss * 1024;
+	res->cpu_time = res->ru.ru_utime.tv_sec + res->ru.ru_utime.tv_usec / 1e6 + res->ru.ru_stime.tv_sec +
+			res->ru.ru_stime.tv_usec / 1e6;
+	res->usage_source = "rusage";
 	if (res->timed_out)
 		res->status = SFC_EXIT_TIMEOUT;
 }

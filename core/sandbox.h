@@ -9,6 +9,7 @@
 #define SFC_SANDBOX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -27,6 +28,16 @@ struct sfc_layers {
 	struct sfc_strv missing; /* "seccomp: compiled out", ... */
 };
 
+/* Something the sandbox refused or a limit that bit: observed, never
+ * guessed.  Written to the audit record's "violations" and, unless
+ * quiet, one line on stderr. */
+struct sfc_violation {
+	char *kind;       /* "syscall_denied", "network_access_denied", "oom_killed", "blocked_command", ... */
+	char *detail;     /* the syscall name, "93.184.216.34:443", the command... */
+	char *action;     /* "blocked", "logged", "killed" */
+	char *suggestion; /* what to change if this was legitimate */
+};
+
 struct sfc_result {
 	int status;          /* sefaca's exit status */
 	bool ran;            /* the payload's execve was reached */
@@ -37,7 +48,18 @@ struct sfc_result {
 	double duration;     /* seconds, monotonic clock */
 	struct rusage ru;    /* the whole sandbox tree (init and what it reaped) */
 	pid_t pid;           /* host pid of the sandbox's init */
+	/* usage of the whole sandbox, from the kernel: rusage of the tree, or
+	 * cgroup figures where the sandbox has its own cgroup */
+	uint64_t mem_peak;   /* bytes */
+	double cpu_time;     /* seconds, user + system */
+	uint64_t pids_peak;  /* 0 if unknown */
+	const char *usage_source; /* "rusage" or "cgroup" */
+	struct sfc_violation *violations;
+	size_t nviolations;
 };
+
+void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
+			      const char *suggestion);
 
 struct sfc_sandbox {
 	struct sfc_spec *spec;
