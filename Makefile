@@ -78,7 +78,7 @@ endif
 
 $(GEN)/autoconf.h: $(KCONFIG_CONFIG) $(KCONFIG_SRCS) scripts/gen-autoconf.sh | $(GEN)
 	@scripts/gen-autoconf.sh $(KCONFIG_CONFIG) $@ $(KCONFIG_SRCS)
-$(GEN)/applets.mk $(GEN)/applets.h $(GEN)/usage.h: $(KCONFIG_CONFIG) $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
+$(GEN)/applets.mk $(GEN)/applets.h $(GEN)/usage.h &: $(KCONFIG_CONFIG) $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
 	@scripts/gen-applets.sh table $(GEN) $(KCONFIG_CONFIG) $(APPLET_FILES)
 
 # ---- libraries: linked only when their feature is on --------------------------

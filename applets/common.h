@@ -23,6 +23,13 @@ struct sfc_runopts {
 	bool help, quiet;
 	int *preserve_fds;
 	size_t npreserve_fds;
+	/* configuration, explanation and audit (core/session.h) */
+	struct sfc_strv configs;  /* --config=FILE... */
+	bool no_config;           /* --no-config */
+	bool explain, dry_run, json; /* --explain, --dry-run, --json */
+	bool learn;               /* --learn, --audit-only */
+	int status_fd;            /* --json-status-fd=FD, -1 if none (0 until parsed: see has_status_fd) */
+	bool has_status_fd;
 	/* unknown to the shared parser: the caller's own options come back here */
 };
 
@@ -34,5 +41,19 @@ int sfc_runopts_parse(struct sfc_runopts *o, int argc, char **argv, int *i, bool
 int sfc_spec_from_process(struct sfc_spec *spec, char **argv, struct sfc_error *e);
 /* Print the notes a plan or spec produced (unless quiet). */
 void sfc_print_notes(const struct sfc_strv *notes, bool quiet);
+
+/* Everything after option parsing for a command run in a sandbox: config
+ * files, SEFACA_* variables, flags, resolution, blocked commands,
+ * --explain/--dry-run, the run, violation notes, the audit record and
+ * --json-status-fd.  APPLET names the record's applet ("run").  Returns
+ * the exit status; a setup error is recorded, printed and exits 125. */
+struct sfc_session;
+int sfc_run_command(struct sfc_runopts *o, const char *applet, char **cmd);
+/* The same in steps, for applets that change the sandbox between them
+ * (sefaca-shell, -make, -container): resolve and prepare, or record,
+ * print and exit on failure; --explain/--dry-run are handled here. */
+void sfc_run_setup(struct sfc_runopts *o, struct sfc_session *s, const char *applet, char **cmd);
+/* Run S and finish: notes, record, status.  Returns the exit status. */
+int sfc_run_finish(struct sfc_runopts *o, struct sfc_session *s);
 
 #endif

@@ -22,6 +22,7 @@
 #include "core/kernel.h"
 #include "core/limits.h"
 #include "core/net.h"
+#include "core/notify.h"
 #include "core/seccomp.h"
 #include "core/userns.h"
 #include "core/util.h"
@@ -60,12 +61,27 @@ void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char
 {
 	struct sfc_violation *v;
 
+	/* A loop that hits the same wall a million times is one entry with a
+	 * count, and the record stays bounded. */
+	for (size_t i = 0; i < r->nviolations; i++) {
+		v = &r->violations[i];
+		if (!strcmp(v->kind, kind) && !strcmp(v->detail, detail ? detail : "") &&
+		    !strcmp(v->action, action ? action : "blocked")) {
+			v->count++;
+			return;
+		}
+	}
+	if (r->nviolations >= SFC_MAX_VIOLATIONS) {
+		r->violations_dropped++;
+		return;
+	}
 	r->violations = sfc_xrealloc(r->violations, (r->nviolations + 1) * sizeof(*r->violations));
 	v = &r->violations[r->nviolations++];
 	v->kind = sfc_xstrdup(kind);
 	v->detail = sfc_xstrdup(detail ? detail : "");
 	v->action = sfc_xstrdup(action ? action : "blocked");
 	v->suggestion = sfc_xstrdup(suggestion ? suggestion : "");
+	v->count = 1;
 }
 
 void sfc_sandbox_free(struct sfc_sandbox *sb)
@@ -338,7 +354,8 @@ static int payload_main(void *arg)
 	}
 	/* seccomp goes on last, right before execve (as bubblewrap does): the
 	 * filter then covers the payload from its first instruction. */
-	if (sb->layers.seccomp && sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e) < 0)
+	if (sb->layers.seccomp && (sb->notify ? sfc_notify_install(sb->notify, &e)
+					      : sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e)) < 0)
 		goto fail;
 	SFC_TRACE_POINT("p: exec");
 	c->sh->exec_attempted = 1;
@@ -585,13 +602,15 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	}
 	res->ran = true;
 	SFC_TRACE_POINT("s: exec seen");
+	if (sb->notify)
+		sfc_notify_started(sb->notify);
 	if (sb->on_start)
 		sb->on_start(sb, sb->hook_data);
 
 	if (s->timeout_ms)
 		deadline = (uint64_t)(t0 * 1000) + s->timeout_ms;
 	while (!done) {
-		struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { donep[0], POLLIN, 0 } };
+		struct pollfd pf[3] = { { sfd, POLLIN, 0 }, { donep[0], POLLIN, 0 }, { sfc_notify_fd(sb->notify), POLLIN, 0 } };
 		int timeout = -1;
 		uint64_t now = sfc_now_ms();
 
@@ -599,7 +618,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			timeout = now >= kill_at ? 0 : (int)(kill_at - now);
 		else if (deadline)
 			timeout = now >= deadline ? 0 : (int)(deadline - now);
-		if (poll(pf, 2, timeout) == 0) {
+		if (poll(pf, pf[2].fd >= 0 ? 3 : 2, timeout) == 0) {
 			if (kill_at) {
 				kill(pid, SIGKILL);
 				kill_at = 0;
@@ -613,6 +632,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		}
 		if (pf[1].revents)
 			done = true; /* init reaped everything (or died: then SIGCHLD follows) */
+		if (pf[2].fd >= 0 && pf[2].revents)
+			sfc_notify_handle(sb->notify, pf[2].revents, res);
 		for (;;) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))

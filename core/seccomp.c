@@ -11,6 +11,11 @@
 #include "autoconf.h"
 
 #if ENABLE_FEATURE_SECCOMP
+/* Only the variants this build installs: notify ones for violation
+ * reports; the log ones have no user (learning uses notification). */
+#define SFC_BPF_WANT_ERRNO 1
+#define SFC_BPF_WANT_NOTIFY ENABLE_FEATURE_SECCOMP_NOTIFY
+#define SFC_BPF_WANT_LOG 0
 #include "seccomp_bpf.h"
 
 static const struct sfc_bpf_variant *variant(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act)
@@ -65,6 +70,14 @@ unsigned sfc_seccomp_filter_len(enum sfc_seclevel level, bool nested, enum sfc_s
 	return v ? v->len : 0;
 }
 
+const struct sock_filter *sfc_seccomp_filter(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act,
+					     unsigned *len)
+{
+	const struct sfc_bpf_variant *v = variant(level, nested, act);
+	*len = v ? v->len : 0;
+	return v ? v->prog : NULL;
+}
+
 #else /* !ENABLE_FEATURE_SECCOMP: fail closed, never a silent no-op */
 
 bool sfc_seccomp_compiled(void)
@@ -85,5 +98,12 @@ const char *sfc_seccomp_syscall_name(int nr)
 unsigned sfc_seccomp_filter_len(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act)
 {
 	return 0;
+}
+
+const struct sock_filter *sfc_seccomp_filter(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act,
+					     unsigned *len)
+{
+	*len = 0;
+	return NULL;
 }
 #endif

@@ -1,0 +1,522 @@
+#include "core/audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/json.h"
+#include "core/parse.h"
+#include "core/util.h"
+
+#define ARG_MAX_BYTES 4096      /* one argument in the record */
+#define COMMAND_MAX_BYTES 65536 /* all of them */
+
+void sfc_audit_target_init(struct sfc_audit_target *t, const char *setting, bool required, char **env,
+			   const char *cwd)
+{
+	memset(t, 0, sizeof(*t));
+	t->required = required;
+	t->home = sfc_config_home(env, cwd);
+	if (setting && !strcmp(setting, "none")) {
+		t->kind = SFC_AUDIT_NONE;
+	} else if (setting && !strcmp(setting, "syslog")) {
+		t->kind = SFC_AUDIT_SYSLOG;
+	} else if (setting) {
+		t->kind = SFC_AUDIT_FILE;
+		t->path = sfc_xstrdup(setting);
+	} else if (t->home) {
+		t->kind = SFC_AUDIT_FILE;
+		t->path = sfc_xasprintf("%s/logs/audit.jsonl", t->home);
+		t->is_default = true;
+	} else {
+		t->kind = SFC_AUDIT_NONE; /* no $SEFACA_HOME, no $HOME: nowhere to log by default */
+	}
+}
+
+void sfc_audit_target_free(struct sfc_audit_target *t)
+{
+	free(t->path);
+	free(t->home);
+	memset(t, 0, sizeof(*t));
+}
+
+static int open_log(const char *path, struct stat *st)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0 || !(S_ISREG(st->st_mode) || S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode))) {
+		int err = errno ? errno : EINVAL;
+		close(fd);
+		return -(S_ISDIR(st->st_mode) ? EISDIR : err);
+	}
+	return fd;
+}
+
+static int syslog_connect(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int sfc_audit_prepare(const struct sfc_audit_target *t, struct sfc_error *e)
+{
+	struct stat st;
+	int fd;
+
+	/* sefaca's home exists before any sandbox runs, so that no sandbox
+	 * can create it (and plant a config file in it) where $HOME is
+	 * writable; it is hidden from every sandbox (sfc_audit_protect). */
+	if (t->home && mkdir(t->home, 0700) < 0 && errno != EEXIST && t->is_default && t->required)
+		return sfc_err(e, errno, "audit log: create %s", t->home);
+	if (t->kind == SFC_AUDIT_FILE && t->is_default) {
+		_cleanup_free_ char *dir = sfc_xasprintf("%s/logs", t->home);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST && t->required)
+			return sfc_err(e, errno, "audit log: create %s", dir);
+	}
+	/* A log kept elsewhere is created now, so the sandbox cannot make it
+	 * (a symlink, or a file with forged lines) before the first record. */
+	if (t->kind == SFC_AUDIT_FILE && (t->required || !t->is_default)) {
+		struct statvfs sv;
+		if ((fd = open_log(t->path, &st)) < 0) {
+			if (t->required)
+				return sfc_err(e, -fd, "audit log %s (--audit-required)", t->path);
+			return 0;
+		}
+		/* A full file system would lose the record after the run: with
+		 * --audit-required, refuse to start instead. */
+		if (t->required && S_ISREG(st.st_mode) && fstatvfs(fd, &sv) == 0 &&
+		    (uint64_t)sv.f_bavail * sv.f_frsize < 65536) {
+			close(fd);
+			return sfc_err(e, ENOSPC, "audit log %s (--audit-required)", t->path);
+		}
+		close(fd);
+	}
+	if (t->kind == SFC_AUDIT_SYSLOG && t->required) {
+		if ((fd = syslog_connect()) < 0)
+			return sfc_err(e, -fd, "audit log: syslog (/dev/log) (--audit-required)");
+		close(fd);
+	}
+	return 0;
+}
+
+/* The deepest operation of P whose target contains PATH, or NULL. */
+static const struct sfc_mop *covering(const struct sfc_mount_plan *p, const char *path)
+{
+	const struct sfc_mop *best = NULL;
+	int bestd = -1;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct sfc_mop *m = &p->ops[i];
+		int d = sfc_path_depth(m->dst);
+		if (m->kind == SFC_MOP_SYMLINK || m->kind == SFC_MOP_DIR)
+			continue;
+		if (sfc_path_within(path, m->dst) && d >= bestd) {
+			best = m;
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+static void hide(struct sfc_mount_plan *p, const char *path, const char *why)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(path, real) || !strcmp(real, "/"))
+		return;
+	if (!sfc_mount_plan_visible(p, real))
+		return;
+	/* Already hidden by an operation at the same place? */
+	const struct sfc_mop *c = covering(p, real);
+	if (c && c->kind == SFC_MOP_HIDE && !strcmp(c->dst, real))
+		return;
+	sfc_mount_plan_add(p, SFC_MOP_HIDE, 0, NULL, real, why);
+	sfc_strv_push(&p->hidden, real);
+}
+
+void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_mount_plan *p)
+{
+	/* sefaca's own state: config (a writable one would lift every
+	 * restriction of the next run), logs, images and containers. */
+	if (t->home)
+		hide(p, t->home, "sefaca's home");
+	if (t->kind == SFC_AUDIT_FILE)
+		hide(p, t->path, "audit log");
+	sfc_mount_plan_sort(p);
+}
+
+int sfc_audit_append_file(const char *path, const char *line, size_t len, struct sfc_error *e)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		struct stat st, now;
+		ssize_t n;
+		int fd = open_log(path, &st);
+
+		if (fd < 0)
+			return sfc_err(e, -fd, "audit log %s", path);
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				int err = errno;
+				close(fd);
+				return sfc_err(e, err, "audit log %s: lock", path);
+			}
+		}
+		/* Rotated between our open and our lock: write to the new file. */
+		if (S_ISREG(st.st_mode) &&
+		    (lstat(path, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino)) {
+			close(fd);
+			continue;
+		}
+		if (S_ISREG(st.st_mode) && fstat(fd, &st) < 0) {
+			int err = errno;
+			close(fd);
+			return sfc_err(e, err, "audit log %s", path);
+		}
+		n = write(fd, line, len);
+		if (n != (ssize_t)len) {
+			int err = n < 0 ? errno : ENOSPC;
+			/* never leave half a line: cut back what was written */
+			if (n > 0 && S_ISREG(st.st_mode))
+				(void)!ftruncate(fd, st.st_size);
+			close(fd);
+			return sfc_err(e, err, "audit log %s: write", path);
+		}
+		close(fd);
+		return 0;
+	}
+	return sfc_err(e, EAGAIN, "audit log %s: replaced repeatedly while writing", path);
+}
+
+static int append_syslog(const char *line, size_t len, struct sfc_error *e)
+{
+	/* <PRI>TAG[PID]: MSG, facility authpriv, severity info */
+	_cleanup_free_ char *msg = sfc_xasprintf("<%d>sefaca[%d]: %.*s", 10 * 8 + 6, (int)getpid(),
+						 (int)(len && line[len - 1] == '\n' ? len - 1 : len), line);
+	int fd = syslog_connect();
+	ssize_t n;
+
+	if (fd < 0)
+		return sfc_err(e, -fd, "audit log: syslog (/dev/log)");
+	n = send(fd, msg, strlen(msg), MSG_NOSIGNAL);
+	close(fd);
+	if (n < 0)
+		return sfc_err(e, errno, "audit log: syslog");
+	return 0;
+}
+
+int sfc_audit_append(const struct sfc_audit_target *t, const char *line, size_t len, struct sfc_error *e)
+{
+	switch (t->kind) {
+	case SFC_AUDIT_FILE: {
+		int r = sfc_audit_append_file(t->path, line, len, e);
+		/* the default directory may not exist yet (no prepare, or removed) */
+		if (r == -ENOENT && t->is_default) {
+			_cleanup_free_ char *dir = sfc_xasprintf("%s/logs", t->home);
+			mkdir(t->home, 0700);
+			mkdir(dir, 0700);
+			r = sfc_audit_append_file(t->path, line, len, e);
+		}
+		return r;
+	}
+	case SFC_AUDIT_SYSLOG: return append_syslog(line, len, e);
+	case SFC_AUDIT_NONE: return 0;
+	}
+	return 0;
+}
+
+/* ---- the record ---- */
+
+void sfc_audit_new_id(char buf[20])
+{
+	uint64_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+	}
+	snprintf(buf, 20, "r-%016llx", (unsigned long long)r);
+}
+
+char *sfc_audit_user_name(uid_t uid)
+{
+	char buf[16384], *line, *save = NULL;
+	ssize_t n = sfc_read_file_at(AT_FDCWD, "/etc/passwd", buf, sizeof(buf));
+
+	if (n <= 0)
+		return NULL;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4] = { 0 }, *p = line;
+		int i;
+		for (i = 0; i < 4 && p; i++) {
+			f[i] = p;
+			p = strchr(p, ':');
+			if (p)
+				*p++ = 0;
+		}
+		if (i == 4 && f[2] && *f[2] && strspn(f[2], "0123456789") == strlen(f[2]) &&
+		    strtoul(f[2], NULL, 10) == uid)
+			return sfc_xstrdup(f[0]);
+	}
+	return NULL;
+}
+
+static void timestamp(struct sfc_json *j, const struct timespec *ts)
+{
+	struct tm tm;
+	char b[40];
+
+	gmtime_r(&ts->tv_sec, &tm);
+	snprintf(b, sizeof(b), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
+	sfc_json_str(j, b);
+}
+
+static void command(struct sfc_json *j, char **argv)
+{
+	size_t total = 0;
+	bool cut = false;
+
+	sfc_json_key(j, "command");
+	sfc_json_arr_begin(j);
+	for (char **a = argv; a && *a; a++) {
+		size_t n = strlen(*a);
+		if (n > ARG_MAX_BYTES) {
+			n = ARG_MAX_BYTES;
+			cut = true;
+		}
+		if (total + n > COMMAND_MAX_BYTES) {
+			cut = true;
+			break;
+		}
+		total += n;
+		sfc_json_strn(j, *a, n);
+	}
+	sfc_json_arr_end(j);
+	if (cut)
+		sfc_json_kbool(j, "command_truncated", true);
+}
+
+static void size_or_null(struct sfc_json *j, const char *key, uint64_t v)
+{
+	char b[32];
+
+	sfc_json_key(j, key);
+	if (!v) {
+		sfc_json_null(j);
+		return;
+	}
+	sfc_format_size(v, b, sizeof(b));
+	sfc_json_str(j, b);
+}
+
+static void seconds_or_null(struct sfc_json *j, const char *key, uint64_t ms)
+{
+	sfc_json_key(j, key);
+	if (!ms)
+		sfc_json_null(j);
+	else if (ms % 1000 == 0)
+		sfc_json_uint(j, ms / 1000);
+	else
+		sfc_json_double(j, ms / 1000.0, 3);
+}
+
+static void config(struct sfc_json *j, const struct sfc_audit_info *a)
+{
+	const struct sfc_spec *s = a->spec;
+	char *net;
+
+	sfc_json_key(j, "config");
+	if (!s) {
+		sfc_json_null(j);
+		return;
+	}
+	sfc_json_obj_begin(j);
+	sfc_json_kstr(j, "level", sfc_level_name(s->level));
+	sfc_json_kstr(j, "preset", s->preset);
+	sfc_json_kstr(j, "policy", s->policy);
+	sfc_json_kstr(j, "env", s->env_profile);
+	net = sfc_spec_value_string(s, SFC_K_NETWORK);
+	sfc_json_kstr(j, "network", net);
+	free(net);
+	seconds_or_null(j, "timeout", s->timeout_ms);
+	size_or_null(j, "memory", s->memory);
+	sfc_json_key(j, "cpu");
+	if (s->cpu_milli)
+		sfc_json_double(j, s->cpu_milli / 1000.0, 3);
+	else
+		sfc_json_null(j);
+	sfc_json_key(j, "pids");
+	if (s->pids)
+		sfc_json_uint(j, s->pids);
+	else
+		sfc_json_null(j);
+	sfc_json_kstr(j, "seccomp", sfc_seclevel_name(s->seccomp));
+	if (a->learn)
+		sfc_json_kbool(j, "learn", true);
+	sfc_json_key(j, "sources");
+	sfc_json_arr_begin(j);
+	for (size_t i = 0; a->sources && i < a->sources->n; i++)
+		sfc_json_str(j, a->sources->v[i]);
+	sfc_json_arr_end(j);
+	sfc_json_obj_end(j);
+}
+
+static void layers(struct sfc_json *j, const struct sfc_sandbox *sb)
+{
+	const struct sfc_layers *l = &sb->layers;
+
+	sfc_json_key(j, "layers");
+	sfc_json_obj_begin(j);
+	sfc_json_kbool(j, "userns", l->userns);
+	sfc_json_kbool(j, "mntns", l->mntns);
+	sfc_json_kbool(j, "pidns", l->pidns);
+	sfc_json_kbool(j, "netns", l->netns);
+	sfc_json_kint(j, "landlock", l->landlock);
+	sfc_json_kbool(j, "seccomp", l->seccomp);
+	sfc_json_kbool(j, "caps_dropped", l->caps_dropped);
+	sfc_json_kbool(j, "no_new_privs", l->no_new_privs);
+	sfc_json_key(j, "cgroup");
+	if (l->limits && !strcmp(l->limits, "cgroup"))
+		sfc_json_str(j, "v2");
+	else
+		sfc_json_null(j);
+	sfc_json_kstr(j, "limits", l->limits);
+	sfc_json_key(j, "missing");
+	sfc_json_arr_begin(j);
+	for (size_t i = 0; i < l->missing.n; i++)
+		sfc_json_str(j, l->missing.v[i]);
+	sfc_json_arr_end(j);
+	sfc_json_obj_end(j);
+}
+
+/* Field that carries a violation's detail, by kind (seed 001's names). */
+static const char *detail_field(const char *kind)
+{
+	if (!strcmp(kind, "network_access_denied"))
+		return "attempted_host";
+	if (!strcmp(kind, "syscall_denied"))
+		return "syscall";
+	if (!strcmp(kind, "blocked_command"))
+		return "command";
+	return "detail";
+}
+
+static void violation(struct sfc_json *j, const struct sfc_violation *v)
+{
+	sfc_json_obj_begin(j);
+	sfc_json_kstr(j, "violation", v->kind);
+	if (v->detail && *v->detail)
+		sfc_json_kstr(j, detail_field(v->kind), v->detail);
+	sfc_json_kstr(j, "action", v->action);
+	if (v->suggestion && *v->suggestion)
+		sfc_json_kstr(j, "suggestion", v->suggestion);
+	if (v->count > 1)
+		sfc_json_kuint(j, "count", v->count);
+	sfc_json_obj_end(j);
+}
+
+char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len)
+{
+	const struct sfc_result *res = a->sb ? &a->sb->result : NULL;
+	struct sfc_json j;
+	_cleanup_free_ char *user = sfc_audit_user_name(getuid());
+	char *s;
+
+	sfc_json_init(&j);
+	sfc_json_obj_begin(&j);
+	sfc_json_key(&j, "timestamp");
+	timestamp(&j, &a->start);
+	sfc_json_kstr(&j, "id", a->id);
+	sfc_json_kstr(&j, "applet", a->applet);
+	sfc_json_kstr(&j, "version", SFC_VERSION);
+	sfc_json_kint(&j, "pid", getpid());
+	sfc_json_kuint(&j, "uid", getuid());
+	sfc_json_kstr(&j, "user", user);
+	sfc_json_kstr(&j, "cwd", a->cwd);
+	command(&j, a->argv);
+	config(&j, a);
+	if (a->sb && a->sb->layers.limits)
+		layers(&j, a->sb);
+	else
+		sfc_json_knull(&j, "layers");
+
+	sfc_json_key(&j, "resources");
+	if (res && res->ran) {
+		sfc_json_obj_begin(&j);
+		sfc_json_kuint(&j, "max_memory", res->mem_peak);
+		sfc_json_key(&j, "cpu_time");
+		sfc_json_double(&j, res->cpu_time, 3);
+		sfc_json_key(&j, "pids_peak");
+		if (res->pids_peak)
+			sfc_json_uint(&j, res->pids_peak);
+		else
+			sfc_json_null(&j);
+		sfc_json_kstr(&j, "source", res->usage_source);
+		sfc_json_obj_end(&j);
+	} else {
+		sfc_json_null(&j);
+	}
+
+	sfc_json_key(&j, "result");
+	sfc_json_obj_begin(&j);
+	sfc_json_kint(&j, "status", a->status);
+	sfc_json_kbool(&j, "ran", res && res->ran);
+	sfc_json_key(&j, "exit_code");
+	if (res && res->ran && res->exit_code >= 0)
+		sfc_json_int(&j, res->exit_code);
+	else
+		sfc_json_null(&j);
+	sfc_json_key(&j, "signal");
+	if (res && res->signal)
+		sfc_json_int(&j, res->signal);
+	else
+		sfc_json_null(&j);
+	sfc_json_key(&j, "duration");
+	sfc_json_double(&j, a->duration, 3);
+	sfc_json_kbool(&j, "timed_out", res && res->timed_out);
+	sfc_json_kbool(&j, "oom_killed", res && res->oom_killed);
+	sfc_json_kstr(&j, "error", a->error);
+	sfc_json_obj_end(&j);
+
+	sfc_json_key(&j, "violations");
+	sfc_json_arr_begin(&j);
+	for (size_t i = 0; i < a->nextra; i++)
+		violation(&j, &a->extra[i]);
+	for (size_t i = 0; res && i < res->nviolations; i++)
+		violation(&j, &res->violations[i]);
+	sfc_json_arr_end(&j);
+	if (res && res->violations_dropped)
+		sfc_json_kuint(&j, "violations_dropped", res->violations_dropped);
+	sfc_json_obj_end(&j);
+	size_t n;
+	s = sfc_json_steal(&j, &n);
+	/* the line's end */
+	s = sfc_xrealloc(s, n + 2);
+	s[n++] = '\n';
+	s[n] = 0;
+	if (len)
+		*len = n;
+	return s;
+}

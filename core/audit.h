@@ -1,0 +1,76 @@
+/* The audit log: one JSON object per run, one line each (DESIGN.md
+ * "Audit log").
+ *
+ * A record is appended with one write(2) on a descriptor opened with
+ * O_APPEND, under an exclusive flock(2) on the log file, so concurrent
+ * runs never interleave or split lines; a short write (disk full) is cut
+ * back so no partial line stays.  Whoever rotates the log must rename it
+ * while holding the same flock: a writer that finds the path now names
+ * another file reopens it.  The sandbox never sees the log: sefaca's home
+ * ($SEFACA_HOME: config, logs, images, containers) and a log file kept
+ * elsewhere are hidden from it (sfc_audit_protect). */
+#ifndef SFC_AUDIT_H
+#define SFC_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "core/mount.h"
+#include "core/sandbox.h"
+#include "core/spec.h"
+
+enum sfc_audit_kind { SFC_AUDIT_FILE, SFC_AUDIT_SYSLOG, SFC_AUDIT_NONE };
+
+struct sfc_audit_target {
+	enum sfc_audit_kind kind;
+	char *path;       /* SFC_AUDIT_FILE */
+	bool is_default;  /* $SEFACA_HOME/logs/audit.jsonl */
+	char *home;       /* $SEFACA_HOME, NULL if unknown */
+	bool required;    /* an unwritable log is a setup error */
+};
+
+/* Where records go: SETTING (spec->audit_log: path, "syslog", "none") or,
+ * when NULL, $SEFACA_HOME/logs/audit.jsonl; without $SEFACA_HOME and
+ * $HOME there is no default and nothing is logged. */
+void sfc_audit_target_init(struct sfc_audit_target *t, const char *setting, bool required, char **env,
+			   const char *cwd);
+void sfc_audit_target_free(struct sfc_audit_target *t);
+/* Before the run: create the log's directory (0700) and the file, so the
+ * sandbox cannot plant either; with REQUIRED, fail if it cannot be opened
+ * for appending. */
+int sfc_audit_prepare(const struct sfc_audit_target *t, struct sfc_error *e);
+/* Hide $SEFACA_HOME and the log file from the sandbox's view P. */
+void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_mount_plan *p);
+/* Append LINE (LEN bytes, ending in '\n') as one record. */
+int sfc_audit_append(const struct sfc_audit_target *t, const char *line, size_t len, struct sfc_error *e);
+/* Append to the log file PATH (the primitive under sfc_audit_append). */
+int sfc_audit_append_file(const char *path, const char *line, size_t len, struct sfc_error *e);
+
+/* What a record says about one run. */
+struct sfc_audit_info {
+	const char *applet;           /* "run", "shell", "make", "container" */
+	const char *id;               /* "r-<hex>" */
+	struct timespec start;        /* CLOCK_REALTIME when sefaca started */
+	double duration;              /* seconds, monotonic; the run's if it ran */
+	char **argv;                  /* the command as given */
+	const char *cwd;
+	const struct sfc_spec *spec;  /* NULL if resolution failed early */
+	const struct sfc_sandbox *sb; /* NULL if no sandbox was prepared */
+	struct sfc_strv *sources;     /* config files read */
+	int status;                   /* sefaca's exit status */
+	const char *error;            /* why the run did not happen, or NULL */
+	const struct sfc_violation *extra; /* violations found before the sandbox (blocked command) */
+	size_t nextra;
+	bool learn;
+};
+/* The record as one line ending in '\n'; returns a new string. */
+char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len);
+/* A new run id "r-" + 16 hex digits. */
+void sfc_audit_new_id(char buf[20]);
+/* The user name of UID from /etc/passwd (no NSS), or NULL. */
+char *sfc_audit_user_name(uid_t uid);
+
+#endif
