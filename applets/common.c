@@ -234,10 +234,8 @@ static noreturn void setup_failed(struct sfc_runopts *o, struct sfc_session *s, 
 
 	sfc_msg("%s", e->msg);
 	if (sfc_session_audit(s, status, e->msg, o->has_status_fd ? o->status_fd : -1, &ae) < 0 &&
-	    s->audit.required)
-		sfc_msg("%s", ae.msg);
-	else if (ae.msg[0] && !o->quiet)
-		sfc_msg("warning: %s", ae.msg);
+	    (s->audit.required || !o->quiet))
+		sfc_msg("%s%s", s->audit.required ? "" : "warning: ", ae.msg);
 	exit(status);
 }
 
@@ -303,8 +301,9 @@ int sfc_run_finish(struct sfc_runopts *o, struct sfc_session *s)
 	}
 	/* The record is written whatever happened; a log that cannot be
 	 * written does not change the command's status. */
-	if (sfc_session_audit(s, status, r < 0 ? e.msg : NULL, o->has_status_fd ? o->status_fd : -1, &ae) < 0)
-		sfc_msg("warning: %s", ae.msg);
+	if (sfc_session_audit(s, status, r < 0 ? e.msg : NULL, o->has_status_fd ? o->status_fd : -1, &ae) < 0 &&
+	    (s->audit.required || !o->quiet))
+		sfc_msg("%s%s", s->audit.required ? "" : "warning: ", ae.msg);
 	return status;
 }
 

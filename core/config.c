@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "autoconf.h"
@@ -334,6 +335,8 @@ int sfc_config_load_file(struct sfc_sources *src, const char *path, bool missing
 	}
 	if (fstat(fd, &st) < 0)
 		return sfc_err(e, errno, "config %s", path);
+	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+		return 1; /* --config=/dev/null: nothing */
 	if (!S_ISREG(st.st_mode))
 		return sfc_err(e, 0, "config %s: not a regular file", path);
 	/* A file others may write could lift every restriction: as ssh does
