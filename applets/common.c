@@ -217,6 +217,14 @@ int sfc_spec_from_process(struct sfc_spec *spec, char **argv, struct sfc_error *
 	return 0;
 }
 
+void sfc_runopts_free(struct sfc_runopts *o)
+{
+	sfc_sources_clear(&o->src);
+	sfc_strv_clear(&o->configs);
+	free(o->preserve_fds);
+	o->preserve_fds = NULL;
+}
+
 void sfc_print_notes(const struct sfc_strv *notes, bool quiet)
 {
 	if (quiet)
@@ -314,5 +322,6 @@ int sfc_run_command(struct sfc_runopts *o, const char *applet, char **cmd)
 
 	sfc_run_setup(o, &s, applet, cmd);
 	status = sfc_run_finish(o, &s);
+	sfc_session_free(&s);
 	return status;
 }

@@ -37,6 +37,7 @@ struct sfc_runopts {
  * at the first non-option, or at an option this parser does not know when
  * STOP_AT_UNKNOWN (the caller handles it), else that is a usage error. */
 int sfc_runopts_parse(struct sfc_runopts *o, int argc, char **argv, int *i, bool stop_at_unknown);
+void sfc_runopts_free(struct sfc_runopts *o);
 /* Fill the "who and where" part of SPEC from this process. */
 int sfc_spec_from_process(struct sfc_spec *spec, char **argv, struct sfc_error *e);
 /* Print the notes a plan or spec produced (unless quiet). */

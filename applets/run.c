@@ -95,5 +95,7 @@ int run_main(int argc, char **argv)
 	}
 	if (i >= argc)
 		sfc_usage_error("no command given");
-	return sfc_run_command(&o, "run", argv + i);
+	i = sfc_run_command(&o, "run", argv + i);
+	sfc_runopts_free(&o);
+	return i;
 }

@@ -6,6 +6,7 @@
  * (__snprintf_chk...) and scanf into __isoc99_sscanf.  These forward to
  * the plain functions; the bounds the checked variants would verify are
  * the ones the callers already pass. */
+#include <features.h> /* defines __GLIBC__ under glibc: the shims are for musl only */
 #ifndef __GLIBC__
 #include <ctype.h>
 #include <stdarg.h>

@@ -122,7 +122,8 @@ void sfc_sources_add_environ(struct sfc_sources *src, char **env)
 		for (char *c = name + 7; *c; c++)
 			*c = *c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c;
 		struct sfc_origin o = { SFC_ORIGIN_ENV, NULL, 0 };
-		o.name = sfc_xstrdup(name); /* leaked on purpose: lives as long as the process */
+		sfc_strv_push(&src->names, name); /* lives as long as the sources */
+		o.name = src->names.v[src->names.n - 1];
 		sfc_settings_add(&src->env, k, eq + 1, &o);
 	}
 }
