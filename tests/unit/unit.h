@@ -33,6 +33,7 @@ static const char *unit_file;
 		int before = unit_failed_checks;                                                                       \
 		test_##name();                                                                                         \
 		printf("%s unit/%s/%s\n", unit_failed_checks == before ? "PASS" : "FAIL", unit_file, #name);           \
+		fflush(stdout); /* a sanitizer's abort at exit must not eat the results */                             \
 	}                                                                                                              \
 	static void test_##name(void)
 
