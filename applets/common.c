@@ -241,7 +241,8 @@ static noreturn void setup_failed(struct sfc_runopts *o, struct sfc_session *s, 
 	int status = e->status ? e->status : 125;
 
 	sfc_msg("%s", e->msg);
-	if (sfc_session_audit(s, status, e->msg, o->has_status_fd ? o->status_fd : -1, &ae) < 0 &&
+	/* --dry-run: nothing was to run, so nothing is recorded */
+	if (!o->dry_run && sfc_session_audit(s, status, e->msg, o->has_status_fd ? o->status_fd : -1, &ae) < 0 &&
 	    (s->audit.required || !o->quiet))
 		sfc_msg("%s%s", s->audit.required ? "" : "warning: ", ae.msg);
 	exit(status);
@@ -267,6 +268,8 @@ void sfc_run_setup(struct sfc_runopts *o, struct sfc_session *s, const char *app
 {
 	struct sfc_error e = { 0 };
 
+	if (o->json && !o->explain && !o->dry_run)
+		sfc_usage_error("--json goes with --explain or --dry-run");
 	sfc_session_init(s, applet, &o->src);
 	s->configs = o->configs.v;
 	s->no_config = o->no_config;

@@ -31,14 +31,21 @@ static void reserve(struct sfc_json *j, size_t n)
 static void put(struct sfc_json *j, const char *s, size_t n)
 {
 	reserve(j, n);
-	memcpy(j->buf + j->len, s, n);
+	if (n > 16) {
+		memcpy(j->buf + j->len, s, n);
+	} else {
+		for (size_t i = 0; i < n; i++) /* short pieces: a call to memcpy costs more */
+			j->buf[j->len + i] = s[i];
+	}
 	j->len += n;
 	j->buf[j->len] = 0;
 }
 
 static void putc_(struct sfc_json *j, char c)
 {
-	put(j, &c, 1);
+	reserve(j, 1);
+	j->buf[j->len++] = c;
+	j->buf[j->len] = 0;
 }
 
 char *sfc_json_steal(struct sfc_json *j, size_t *len)
@@ -208,20 +215,28 @@ void sfc_json_str(struct sfc_json *j, const char *s)
 	sfc_json_strn(j, s, strlen(s));
 }
 
+static void put_u64(struct sfc_json *j, uint64_t v, bool neg)
+{
+	char b[24], *p = b + sizeof(b);
+
+	do
+		*--p = '0' + v % 10;
+	while ((v /= 10));
+	if (neg)
+		*--p = '-';
+	put(j, p, b + sizeof(b) - p);
+}
+
 void sfc_json_int(struct sfc_json *j, int64_t v)
 {
-	char b[32];
-	int n = snprintf(b, sizeof(b), "%" PRId64, v);
 	value_prefix(j);
-	put(j, b, n);
+	put_u64(j, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void sfc_json_uint(struct sfc_json *j, uint64_t v)
 {
-	char b[32];
-	int n = snprintf(b, sizeof(b), "%" PRIu64, v);
 	value_prefix(j);
-	put(j, b, n);
+	put_u64(j, v, false);
 }
 
 void sfc_json_double(struct sfc_json *j, double v, int decimals)
@@ -231,6 +246,25 @@ void sfc_json_double(struct sfc_json *j, double v, int decimals)
 
 	if (!isfinite(v)) {
 		sfc_json_null(j);
+		return;
+	}
+	if (v >= 0 && v < 1e12 && decimals >= 0 && decimals <= 6) {
+		/* fixed point by hand: musl's %f is slow and this is on every run */
+		static const uint64_t pow10[] = { 1, 10, 100, 1000, 10000, 100000, 1000000 };
+		uint64_t scaled = (uint64_t)(v * pow10[decimals] + 0.5), ip = scaled / pow10[decimals];
+		value_prefix(j);
+		put_u64(j, ip, false);
+		if (decimals) {
+			uint64_t fp = scaled % pow10[decimals];
+			n = decimals;
+			b[n] = 0;
+			while (n-- > 0) {
+				b[n] = '0' + fp % 10;
+				fp /= 10;
+			}
+			putc_(j, '.');
+			put(j, b, decimals);
+		}
 		return;
 	}
 	n = snprintf(b, sizeof(b), "%.*f", decimals < 0 ? 0 : decimals > 9 ? 9 : decimals, v);

@@ -77,10 +77,13 @@ int sfc_session_resolve(struct sfc_session *s, char **argv, struct sfc_error *e)
 		sfc_spec_free(&tmp);
 	}
 
+	SFC_TRACE_POINT("s: config");
 	if ((r = sfc_config_load_all(s->src, &req, &s->spec, &s->sources, e)) < 0)
 		return r;
+	SFC_TRACE_POINT("s: resolve");
 	if ((r = sfc_spec_resolve(&s->spec, s->src, e)) < 0)
 		return r;
+	SFC_TRACE_POINT("s: resolved");
 	s->resolved = true;
 	sfc_audit_target_free(&s->audit);
 	sfc_audit_target_init(&s->audit, s->spec.audit_log, s->spec.audit_required, environ, cwd);
@@ -108,17 +111,21 @@ int sfc_session_prepare(struct sfc_session *s, struct sfc_error *e)
 	sfc_sandbox_init(&s->sb, &s->spec);
 	if ((r = sfc_sandbox_prepare(&s->sb, e)) < 0)
 		return r;
+	SFC_TRACE_POINT("s: audit prepare");
 	if ((r = sfc_audit_prepare(&s->audit, e)) < 0)
 		return r;
+	SFC_TRACE_POINT("s: protect");
 	/* Nothing in the sandbox reaches sefaca's state or the log, whatever
 	 * was granted (SECURITY.md 24). */
 	sfc_audit_protect(&s->audit, &s->sb.plan);
 	sfc_blocked_hide(&s->spec.blocked_commands, s->spec.caller_env, &s->sb.plan);
+	SFC_TRACE_POINT("s: notify setup");
 	if (!s->no_reports || s->learn) {
 		if ((r = sfc_notify_setup(&s->sb, &s->notify, s->learn, e)) < 0)
 			return r;
 	}
 	s->prepared = true;
+	SFC_TRACE_POINT("s: session prepared");
 	return 0;
 }
 
@@ -152,12 +159,16 @@ int sfc_session_audit(struct sfc_session *s, int status, const char *error, int 
 		.learn = s->learn,
 	};
 	size_t len;
-	_cleanup_free_ char *line = sfc_audit_record(&a, &len);
+	_cleanup_free_ char *line;
 	int r;
 
+	SFC_TRACE_POINT("s: record");
+	line = sfc_audit_record(&a, &len);
+	SFC_TRACE_POINT("s: append");
 	if (status_fd >= 0)
 		(void)sfc_write_full(status_fd, line, len);
 	r = sfc_audit_append(&s->audit, line, len, e);
+	SFC_TRACE_POINT("s: appended");
 	return r;
 }
 
