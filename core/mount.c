@@ -607,21 +607,9 @@ static int op_symlink(struct apply_ctx *c, const struct sfc_mop *m)
 	*slash = 0;
 	if ((pfd = make_target(c->newroot, parent[0] ? parent : "/", true, c->e)) < 0)
 		return pfd;
-	/* make_target gave an O_PATH fd; symlinkat needs a real directory fd */
-	{
-		char proc[64];
-		int d;
-		snprintf(proc, sizeof(proc), "/oldroot/proc/self/fd/%d", pfd);
-		d = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (d < 0)
-			return sfc_err(c->e, errno, "symlink %s", m->dst);
-		if (symlinkat(m->src, d, base) < 0 && errno != EEXIST) {
-			int err = errno;
-			close(d);
-			return sfc_err(c->e, err, "symlink %s", m->dst);
-		}
-		close(d);
-	}
+	/* an O_PATH directory fd serves as the dirfd of *at() calls */
+	if (symlinkat(m->src, pfd, base) < 0 && errno != EEXIST)
+		return sfc_err(c->e, errno, "symlink %s", m->dst);
 	return 0;
 }
 
@@ -733,13 +721,9 @@ static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
 		if ((r = attach(mnt, dst, m->dst, c->e)) < 0)
 			return r;
 	}
-	/* a real directory fd of the new /dev to create entries in */
-	{
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/oldroot/proc/self/fd/%d", mnt);
-		if ((dev = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return sfc_err(c->e, errno, "open %s", m->dst);
-	}
+	/* the mount's root, as the dirfd to create entries in */
+	if ((dev = fcntl(mnt, F_DUPFD_CLOEXEC, 3)) < 0)
+		return sfc_err(c->e, errno, "open %s", m->dst);
 	for (const char *const *n = nodes; *n; n++) {
 		_cleanup_free_ char *hp = sfc_xasprintf("/dev/%s", *n);
 		_cleanup_close_ int src = open_src(c, hp), t = -1;
