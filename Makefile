@@ -143,7 +143,7 @@ static:
 asan:
 	$(MAKE) O=$(O)/asan CC=gcc LIBC=glibc STATIC=0 \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-		LDFLAGS="-fsanitize=address,undefined" all
+		LDFLAGS="-fsanitize=address,undefined" all $(O)/asan/tests/.stamp
 
 # ---- tests --------------------------------------------------------------------
 check: all $(O)/tests/.stamp

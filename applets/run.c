@@ -97,9 +97,14 @@ int run_main(int argc, char **argv)
 	sfc_print_notes(&sb.plan.notes, o.quiet);
 	SFC_TRACE_POINT("s: prepared");
 	r = sfc_sandbox_run(&sb, &e);
-	if (r < 0) {
+	if (r < 0)
 		sfc_msg("%s", e.msg);
-		return e.status ? e.status : 125;
-	}
-	return sb.result.status;
+	r = r < 0 ? (e.status ? e.status : 125) : sb.result.status;
+	sfc_sandbox_free(&sb);
+	sfc_spec_free(&spec);
+	free(spec.cwd);
+	free(spec.home);
+	sfc_sources_clear(&o.src);
+	free(o.preserve_fds);
+	return r;
 }

@@ -97,6 +97,9 @@ void sfc_settings_clear(struct sfc_settings *s)
 
 void sfc_sources_add_environ(struct sfc_sources *src, char **env)
 {
+	/* origin names must outlive the spec: one static "SEFACA_KEY" per key */
+	static char names[SFC_K__MAX][48];
+
 	for (char **p = env; p && *p; p++) {
 		char name[64];
 		const char *eq = strchr(*p, '=');
@@ -111,11 +114,12 @@ void sfc_sources_add_environ(struct sfc_sources *src, char **env)
 		k = sfc_key_lookup(name + 7);
 		if (k < 0 || !keys[k].env)
 			continue;
-		/* the origin name must outlive us: point into the environment */
-		for (char *c = name + 7; *c; c++)
-			*c = *c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c;
-		struct sfc_origin o = { SFC_ORIGIN_ENV, NULL, 0 };
-		o.name = sfc_xstrdup(name); /* leaked on purpose: lives as long as the process */
+		if (!names[k][0]) {
+			snprintf(names[k], sizeof(names[k]), "SEFACA_%s", keys[k].name);
+			for (char *c = names[k] + 7; *c; c++)
+				*c = *c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c;
+		}
+		struct sfc_origin o = { SFC_ORIGIN_ENV, names[k], 0 };
 		sfc_settings_add(&src->env, k, eq + 1, &o);
 	}
 }

@@ -38,4 +38,11 @@ static const char *unit_file;
 
 #define RUN(name) run_##name()
 
+/* Line-buffered, so a crash (or a sanitizer abort) loses no verdict. */
+static inline void unit_init(const char *file)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	unit_file = file;
+}
+
 #endif
