@@ -315,6 +315,12 @@ int sfc_mount_plan_for_run(const struct sfc_spec *s, bool new_netns, struct sfc_
 		}
 		if (s->hide_secrets && (s->home_mode == SFC_DIR_RO || s->home_mode == SFC_DIR_RW))
 			add_secret_stores(s, p, home);
+		/* $HOME through a symlink (/home -> /data/home): the same path leads home inside */
+		if (!host && s->home_mode != SFC_DIR_NONE) {
+			_cleanup_free_ char *given = sfc_path_normalize(s->home);
+			if (strcmp(given, home) != 0)
+				sfc_mount_plan_add(p, SFC_MOP_SYMLINK, SFC_MOP_OPTIONAL, home, given, "home link");
+		}
 	}
 
 	/* The current directory. */
@@ -606,9 +612,9 @@ static int op_symlink(struct apply_ctx *c, const struct sfc_mop *m)
 
 	*slash = 0;
 	if ((pfd = make_target(c->newroot, parent[0] ? parent : "/", true, c->e)) < 0)
-		return pfd;
+		return (m->flags & SFC_MOP_OPTIONAL) ? 0 : pfd;
 	/* an O_PATH directory fd serves as the dirfd of *at() calls */
-	if (symlinkat(m->src, pfd, base) < 0 && errno != EEXIST)
+	if (symlinkat(m->src, pfd, base) < 0 && errno != EEXIST && !(m->flags & SFC_MOP_OPTIONAL))
 		return sfc_err(c->e, errno, "symlink %s", m->dst);
 	return 0;
 }
