@@ -696,15 +696,19 @@ static int op_sys(struct apply_ctx *c, const struct sfc_mop *m, bool fresh)
 			return r;
 		return sys_firmware_hide(mnt, c->e);
 	}
+	/* Recursive: the kernel will not clone a mount without the submounts
+	 * locked over it.  The host's cgroup hierarchies under it are covered. */
 	if ((src = open_src(c, "/sys")) < 0)
 		return 0; /* no /sys on the host: none inside either */
-	if ((r = bind_fd(src, dst, false, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, m->dst,
+	if ((r = bind_fd(src, dst, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, m->dst,
 			 c->e)) < 0)
 		return r;
 	close(dst);
 	dst = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_CLOEXEC, SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
 	if (dst < 0)
 		return sfc_err(c->e, errno, "reopen %s", m->dst);
+	if ((r = hide_at(c, dst, "fs/cgroup", "/sys/fs/cgroup")) < 0)
+		return r;
 	return sys_firmware_hide(dst, c->e);
 }
 
