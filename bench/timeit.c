@@ -1,7 +1,7 @@
 /*
  * timeit: interleaved A/B timing of whole commands.
  *
- *   timeit [-n ROUNDS] [-l LOOP] [-s SLEEP_MS] -- NAME CMD... ';' NAME CMD... ';' ...
+ *   timeit [-n ROUNDS] [-l LOOP] [-s SLEEP_MS] -- NAME [VAR=VALUE...] CMD... ';' NAME ... ';' ...
  *
  * Each round runs every command once (or LOOP times back to back), in turn,
  * so drift of the machine hits all of them alike.  Prints per command the
@@ -43,6 +43,9 @@ static void run_once(char **argv, int devnull)
 	if (p == 0) {
 		dup2(devnull, 1);
 		dup2(devnull, 2);
+		/* leading VAR=VALUE words set the command's environment */
+		while (argv[0] && strchr(argv[0], '=') && argv[0][0] != '/')
+			putenv(*argv++);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
