@@ -622,7 +622,7 @@ static void json_num(struct sfc_buf *b, double v)
 	else if (v < 9e15 && v == (double)(int64_t)v)
 		sfc_buf_addf(b, "%.0f", v);
 	else
-		sfc_buf_addf(b, "%.6g", v);
+		sfc_buf_addf(b, "%.15g", v);
 }
 
 static void json_agg(struct sfc_buf *b, struct agg *a)
