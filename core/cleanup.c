@@ -390,7 +390,8 @@ static int cmp_rot(const void *a, const void *b)
 static size_t list_rotations(int dfd, const char *base, struct rot **out)
 {
 	size_t bl = strlen(base), n = 0, cap = 0;
-	int fd = dup(dfd);
+	/* a new open file description: a dup() would share the read position */
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
@@ -600,8 +601,6 @@ int sfc_clean_logs(const char *dir, const char *base, double cutoff, struct sfc_
 		/* .2 and up are compressed (.1 stays plain a while: a late
 		 * writer that does not reopen may still be finishing into it) */
 		bool compress = !v[i].gz && v[i].n >= 2 && ENABLE_FEATURE_ZLIB;
-		if (rep->dry_run && v[i].n == 1 && w.old_records)
-			continue; /* counted above, as the active log */
 		if (v[i].gz && !ENABLE_FEATURE_ZLIB) {
 			rep->errors++;
 			add_note(rep, "log", "%s/%s: gzip-compressed, and this build has no zlib (FEATURE_ZLIB)", dir,
