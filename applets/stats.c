@@ -1102,7 +1102,8 @@ static int live_main(bool stream, double interval, long count, bool json)
 			double first = interval < 0.5 ? interval : 0.5;
 			prev = cur;
 			prev.rows = sfc_xmalloc((cur.n ? cur.n : 1) * sizeof(*cur.rows));
-			memcpy(prev.rows, cur.rows, cur.n * sizeof(*cur.rows));
+			if (cur.n)
+				memcpy(prev.rows, cur.rows, cur.n * sizeof(*cur.rows));
 			ts.tv_sec = (time_t)first;
 			ts.tv_nsec = (long)((first - (double)ts.tv_sec) * 1e9);
 			nanosleep(&ts, NULL);

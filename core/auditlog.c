@@ -1054,7 +1054,8 @@ int sfc_auditlog_files(const char *dir, const char *base, struct sfc_strv *out, 
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), cmp_logname);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_logname);
 	for (size_t i = 0; i < n; i++) {
 		/* .N and .N.gz side by side: sefaca-clean is compressing .N; the
 		 * plain file is whole, the .gz may not be */

@@ -420,7 +420,8 @@ static size_t list_rotations(int dfd, const char *base, struct rot **out)
 		n++;
 	}
 	closedir(d);
-	qsort(*out, n, sizeof(**out), cmp_rot);
+	if (n)
+		qsort(*out, n, sizeof(**out), cmp_rot);
 	return n;
 }
 

@@ -369,7 +369,8 @@ int sfc_proc_snapshot(struct sfc_proc_snap *s, struct sfc_error *e)
 		s->p[s->n++] = pi;
 	}
 	closedir(d);
-	qsort(s->p, s->n, sizeof(*s->p), cmp_proc);
+	if (s->n)
+		qsort(s->p, s->n, sizeof(*s->p), cmp_proc);
 	return 0;
 }
 
@@ -383,6 +384,8 @@ void sfc_proc_snapshot_free(struct sfc_proc_snap *s)
 static const struct sfc_proc_info *find_proc(const struct sfc_proc_snap *s, pid_t pid)
 {
 	struct sfc_proc_info key = { .pid = pid };
+	if (!s->n)
+		return NULL;
 	return bsearch(&key, s->p, s->n, sizeof(*s->p), cmp_proc);
 }
 
