@@ -93,6 +93,7 @@ $(GEN)/table.stamp: $(KCONFIG_CONFIG) $(APPLET_FILES) scripts/gen-applets.sh | $
 PKGS-$(CONFIG_FEATURE_CAPNG)   += libcap-ng:cap-ng
 PKGS-$(CONFIG_FEATURE_CONFIG)  += inih:inih
 PKGS-$(CONFIG_FEATURE_JSONC)   += json-c:json-c
+PKGS-$(CONFIG_FEATURE_ZLIB)    += zlib:z
 PKG_NAMES   := $(foreach p,$(PKGS-y),$(firstword $(subst :, ,$(p))))
 ifeq ($(LIBC),musl)
 # musl-gcc searches neither /usr/include nor glibc's library directory (on

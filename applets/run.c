@@ -60,6 +60,8 @@
 #include <unistd.h>
 
 #include "applets/common.h"
+#include "autoconf.h"
+#include "core/registry.h"
 #include "core/sandbox.h"
 
 const char *sfc_applet_usage(const char *name);
@@ -71,6 +73,7 @@ int run_main(int argc, char **argv)
 	struct sfc_spec spec;
 	struct sfc_sandbox sb;
 	struct sfc_error e = { 0 };
+	struct sfc_reg reg = { .applet = "run" };
 	int i = 1, r;
 
 	SFC_TRACE_POINT("main");
@@ -96,7 +99,13 @@ int run_main(int argc, char **argv)
 		sfc_die_error(&e);
 	sfc_print_notes(&sb.plan.notes, o.quiet);
 	SFC_TRACE_POINT("s: prepared");
+	if (ENABLE_FEATURE_REGISTRY) {
+		/* listed by sefaca-stats --live while it runs (core/registry.h) */
+		sb.on_start = sfc_registry_on_start;
+		sb.hook_data = &reg;
+	}
 	r = sfc_sandbox_run(&sb, &e);
+	sfc_registry_remove(&reg);
 	if (r < 0)
 		sfc_msg("%s", e.msg);
 	r = r < 0 ? (e.status ? e.status : 125) : sb.result.status;
