@@ -48,10 +48,15 @@ all: $(O)/sefaca $(O)/bin/.stamp
 # ---- generated Kconfig inputs -------------------------------------------------
 $(GEN):
 	@mkdir -p $@
-$(GEN)/applets.in: $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
-	@scripts/gen-applets.sh kconfig $@ $(APPLET_FILES)
-$(GEN)/probes.in: scripts/gen-probes.sh | $(GEN)
-	@scripts/gen-probes.sh $@
+# Generators replace their outputs only when the content changes (no rebuild
+# cascades); a stamp records that they ran, so an up-to-date tree needs no
+# write access (tests run make install as another user).
+$(GEN)/applets.in: $(GEN)/applets.in.stamp ;
+$(GEN)/applets.in.stamp: $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
+	@scripts/gen-applets.sh kconfig $(GEN)/applets.in $(APPLET_FILES) && touch $@
+$(GEN)/probes.in: $(GEN)/probes.stamp ;
+$(GEN)/probes.stamp: scripts/gen-probes.sh | $(GEN)
+	@scripts/gen-probes.sh $(GEN)/probes.in && touch $@
 kconfig-inputs: $(GEN)/applets.in $(GEN)/probes.in
 
 # ---- configuration targets ----------------------------------------------------
@@ -77,16 +82,19 @@ $(KCONFIG_CONFIG): $(KCONFIG_SRCS)
 -include $(GEN)/applets.mk
 endif
 
-$(GEN)/autoconf.h: $(KCONFIG_CONFIG) $(KCONFIG_SRCS) scripts/gen-autoconf.sh | $(GEN)
-	@scripts/gen-autoconf.sh $(KCONFIG_CONFIG) $@ $(KCONFIG_SRCS)
-$(GEN)/applets.mk $(GEN)/applets.h $(GEN)/usage.h &: $(KCONFIG_CONFIG) $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
-	@scripts/gen-applets.sh table $(GEN) $(KCONFIG_CONFIG) $(APPLET_FILES)
+$(GEN)/autoconf.h: $(GEN)/autoconf.stamp ;
+$(GEN)/autoconf.stamp: $(KCONFIG_CONFIG) $(KCONFIG_SRCS) scripts/gen-autoconf.sh | $(GEN)
+	@scripts/gen-autoconf.sh $(KCONFIG_CONFIG) $(GEN)/autoconf.h $(KCONFIG_SRCS) && touch $@
+$(GEN)/applets.mk $(GEN)/applets.h $(GEN)/usage.h: $(GEN)/table.stamp ;
+$(GEN)/table.stamp: $(KCONFIG_CONFIG) $(APPLET_FILES) scripts/gen-applets.sh | $(GEN)
+	@scripts/gen-applets.sh table $(GEN) $(KCONFIG_CONFIG) $(APPLET_FILES) && touch $@
 
 # ---- libraries: linked only when their feature is on --------------------------
 # pkg-config name:archive name
 PKGS-$(CONFIG_FEATURE_CAPNG)   += libcap-ng:cap-ng
 PKGS-$(CONFIG_FEATURE_CONFIG)  += inih:inih
 PKGS-$(CONFIG_FEATURE_JSONC)   += json-c:json-c
+PKGS-$(CONFIG_FEATURE_ZLIB)    += zlib:z
 PKG_NAMES   := $(foreach p,$(PKGS-y),$(firstword $(subst :, ,$(p))))
 ifeq ($(LIBC),musl)
 # musl-gcc searches neither /usr/include nor glibc's library directory (on

@@ -315,6 +315,12 @@ int sfc_mount_plan_for_run(const struct sfc_spec *s, bool new_netns, struct sfc_
 		}
 		if (s->hide_secrets && (s->home_mode == SFC_DIR_RO || s->home_mode == SFC_DIR_RW))
 			add_secret_stores(s, p, home);
+		/* $HOME through a symlink (/home -> /data/home): the same path leads home inside */
+		if (!host && s->home_mode != SFC_DIR_NONE) {
+			_cleanup_free_ char *given = sfc_path_normalize(s->home);
+			if (strcmp(given, home) != 0)
+				sfc_mount_plan_add(p, SFC_MOP_SYMLINK, SFC_MOP_OPTIONAL, home, given, "home link");
+		}
 	}
 
 	/* The current directory. */
@@ -606,22 +612,10 @@ static int op_symlink(struct apply_ctx *c, const struct sfc_mop *m)
 
 	*slash = 0;
 	if ((pfd = make_target(c->newroot, parent[0] ? parent : "/", true, c->e)) < 0)
-		return pfd;
-	/* make_target gave an O_PATH fd; symlinkat needs a real directory fd */
-	{
-		char proc[64];
-		int d;
-		snprintf(proc, sizeof(proc), "/oldroot/proc/self/fd/%d", pfd);
-		d = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (d < 0)
-			return sfc_err(c->e, errno, "symlink %s", m->dst);
-		if (symlinkat(m->src, d, base) < 0 && errno != EEXIST) {
-			int err = errno;
-			close(d);
-			return sfc_err(c->e, err, "symlink %s", m->dst);
-		}
-		close(d);
-	}
+		return (m->flags & SFC_MOP_OPTIONAL) ? 0 : pfd;
+	/* an O_PATH directory fd serves as the dirfd of *at() calls */
+	if (symlinkat(m->src, pfd, base) < 0 && errno != EEXIST && !(m->flags & SFC_MOP_OPTIONAL))
+		return sfc_err(c->e, errno, "symlink %s", m->dst);
 	return 0;
 }
 
@@ -702,15 +696,19 @@ static int op_sys(struct apply_ctx *c, const struct sfc_mop *m, bool fresh)
 			return r;
 		return sys_firmware_hide(mnt, c->e);
 	}
+	/* Recursive: the kernel will not clone a mount without the submounts
+	 * locked over it.  The host's cgroup hierarchies under it are covered. */
 	if ((src = open_src(c, "/sys")) < 0)
 		return 0; /* no /sys on the host: none inside either */
-	if ((r = bind_fd(src, dst, false, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, m->dst,
+	if ((r = bind_fd(src, dst, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, m->dst,
 			 c->e)) < 0)
 		return r;
 	close(dst);
 	dst = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_CLOEXEC, SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
 	if (dst < 0)
 		return sfc_err(c->e, errno, "reopen %s", m->dst);
+	if ((r = hide_at(c, dst, "fs/cgroup", "/sys/fs/cgroup")) < 0)
+		return r;
 	return sys_firmware_hide(dst, c->e);
 }
 
@@ -733,13 +731,9 @@ static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
 		if ((r = attach(mnt, dst, m->dst, c->e)) < 0)
 			return r;
 	}
-	/* a real directory fd of the new /dev to create entries in */
-	{
-		char proc[64];
-		snprintf(proc, sizeof(proc), "/oldroot/proc/self/fd/%d", mnt);
-		if ((dev = open(proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return sfc_err(c->e, errno, "open %s", m->dst);
-	}
+	/* the mount's root, as the dirfd to create entries in */
+	if ((dev = fcntl(mnt, F_DUPFD_CLOEXEC, 3)) < 0)
+		return sfc_err(c->e, errno, "open %s", m->dst);
 	for (const char *const *n = nodes; *n; n++) {
 		_cleanup_free_ char *hp = sfc_xasprintf("/dev/%s", *n);
 		_cleanup_close_ int src = open_src(c, hp), t = -1;

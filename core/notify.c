@@ -192,8 +192,17 @@ int sfc_notify_install(const struct sfc_notify *n, struct sfc_error *e)
 	return 0;
 }
 
-void sfc_notify_started(struct sfc_notify *n)
+static int watch_cb(struct sfc_sandbox *sb, int fd, short revents, void *data)
 {
+	struct sfc_notify *n = data;
+
+	sfc_notify_handle(n, revents, &sb->result);
+	return n->listener < 0 ? -1 : 0;
+}
+
+void sfc_notify_started(struct sfc_sandbox *sb)
+{
+	struct sfc_notify *n = sb->notify;
 	char ctl[CMSG_SPACE(sizeof(int))], b;
 	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
@@ -207,12 +216,14 @@ void sfc_notify_started(struct sfc_notify *n)
 	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
 		memcpy(&n->listener, CMSG_DATA(cm), sizeof(int));
 		n->received = true;
+		if (sfc_sandbox_watch(sb, n->listener, POLLIN, watch_cb, n) < 0) {
+			/* no room to watch: nobody would answer; closing the
+			 * listener makes notified calls fail (ENOSYS) instead of
+			 * hanging */
+			close(n->listener);
+			n->listener = -1;
+		}
 	}
-}
-
-int sfc_notify_fd(const struct sfc_notify *n)
-{
-	return n ? n->listener : -1;
 }
 
 /* ---- what a notification means ---- */
@@ -389,13 +400,8 @@ int sfc_notify_install(const struct sfc_notify *n, struct sfc_error *e)
 	return sfc_err(e, ENOTSUP, "seccomp was compiled out of this build (FEATURE_SECCOMP)");
 }
 
-void sfc_notify_started(struct sfc_notify *n)
+void sfc_notify_started(struct sfc_sandbox *sb)
 {
-}
-
-int sfc_notify_fd(const struct sfc_notify *n)
-{
-	return -1;
 }
 
 void sfc_notify_handle(struct sfc_notify *n, short revents, struct sfc_result *res)

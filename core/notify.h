@@ -27,7 +27,8 @@
  * notification (before 5.0), or a sandbox inside another notifying
  * sandbox (one listener per filter chain: EBUSY), falls back to the plain
  * filter and says so.  Cost when nothing is denied: one socketpair, one
- * sendmsg/recvmsg and one more descriptor in the supervisor's poll. */
+ * sendmsg/recvmsg and one more descriptor in the supervisor's poll (no
+ * thread). */
 #ifndef SFC_NOTIFY_H
 #define SFC_NOTIFY_H
 
@@ -61,10 +62,9 @@ int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, s
 /* Payload, the last step before execve: install the filter and hand the
  * listener to the supervisor.  System calls only (vfork child). */
 int sfc_notify_install(const struct sfc_notify *n, struct sfc_error *e);
-/* Supervisor, once the payload has exec'd: take the listener. */
-void sfc_notify_started(struct sfc_notify *n);
-/* Supervisor: the listener to poll, or -1. */
-int sfc_notify_fd(const struct sfc_notify *n);
+/* Supervisor, once the payload has exec'd: take the listener and watch it
+ * (sfc_sandbox_watch) for the rest of the run. */
+void sfc_notify_started(struct sfc_sandbox *sb);
 /* Supervisor: the listener is readable (REVENTS from poll). */
 void sfc_notify_handle(struct sfc_notify *n, short revents, struct sfc_result *res);
 void sfc_notify_free(struct sfc_notify *n);

@@ -84,6 +84,15 @@ void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char
 	v->count = 1;
 }
 
+int sfc_sandbox_watch(struct sfc_sandbox *sb, int fd, short events,
+		      int (*cb)(struct sfc_sandbox *sb, int fd, short revents, void *data), void *data)
+{
+	if (sb->nwatch == SFC_MAX_WATCH)
+		return -ENOSPC;
+	sb->watch[sb->nwatch++] = (struct sfc_watch){ fd, events, cb, data };
+	return 0;
+}
+
 void sfc_sandbox_free(struct sfc_sandbox *sb)
 {
 	for (size_t i = 0; i < sb->result.nviolations; i++) {
@@ -581,44 +590,33 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	close(donep[1]);
 	donep[1] = -1;
 
-	/* Setup errors come back over the pipe; EOF means execve happened. */
-	SFC_TRACE_POINT("s: reading sync");
-	n = sfc_read_full(syncp[0], &msg, sizeof(msg));
-	SFC_TRACE_POINT("s: sync read");
-	if (n > 0) {
-		msg.msg[sizeof(msg.msg) - 1] = 0;
-		r = sfc_err_status(e, msg.status, 0, "%s", msg.msg);
-		waitpid(pid, NULL, 0);
-		res->status = msg.status;
-		res->duration = sfc_now_mono() - t0;
-		goto out;
-	}
-	if (!sh->exec_attempted) {
-		int st;
-		waitpid(pid, &st, 0);
-		r = sfc_err(e, 0, "the sandbox failed during setup (%s %d)", WIFSIGNALED(st) ? "signal" : "status",
-			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		goto out;
-	}
-	res->ran = true;
-	SFC_TRACE_POINT("s: exec seen");
-	if (sb->notify)
-		sfc_notify_started(sb->notify);
-	if (sb->on_start)
-		sb->on_start(sb, sb->hook_data);
-
+	/* One loop from here to the end: setup errors or execve (EOF) on the
+	 * sync pipe, the end on the done pipe, signals, the timeout (which
+	 * covers setup too), and whatever applets asked to watch. */
 	if (s->timeout_ms)
 		deadline = (uint64_t)(t0 * 1000) + s->timeout_ms;
 	while (!done) {
-		struct pollfd pf[3] = { { sfd, POLLIN, 0 }, { donep[0], POLLIN, 0 }, { sfc_notify_fd(sb->notify), POLLIN, 0 } };
-		int timeout = -1;
+		struct pollfd pf[3 + SFC_MAX_WATCH];
+		int timeout = -1, npf = 0, isync = -1, iwatch, nwatch;
 		uint64_t now = sfc_now_ms();
 
+		pf[npf++] = (struct pollfd){ sfd, POLLIN, 0 };
+		pf[npf++] = (struct pollfd){ donep[0], POLLIN, 0 };
+		if (syncp[0] >= 0) {
+			isync = npf;
+			pf[npf++] = (struct pollfd){ syncp[0], POLLIN, 0 };
+		}
+		/* watches added while this round runs (by on_start, a callback)
+		 * are polled from the next round on */
+		iwatch = npf;
+		nwatch = sb->nwatch;
+		for (int i = 0; i < nwatch; i++)
+			pf[npf++] = (struct pollfd){ sb->watch[i].fd, sb->watch[i].events, 0 };
 		if (kill_at)
 			timeout = now >= kill_at ? 0 : (int)(kill_at - now);
 		else if (deadline)
 			timeout = now >= deadline ? 0 : (int)(deadline - now);
-		if (poll(pf, pf[2].fd >= 0 ? 3 : 2, timeout) == 0) {
+		if (poll(pf, npf, timeout) == 0) {
 			if (kill_at) {
 				kill(pid, SIGKILL);
 				kill_at = 0;
@@ -630,21 +628,55 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			}
 			continue;
 		}
-		if (pf[1].revents)
+		if (isync >= 0 && pf[isync].revents) {
+			n = sfc_read_full(syncp[0], &msg, sizeof(msg));
+			close(syncp[0]);
+			syncp[0] = -1;
+			if (n > 0) {
+				/* the sandbox could not be set up, or the command not run */
+				msg.msg[sizeof(msg.msg) - 1] = 0;
+				r = sfc_err_status(e, msg.status, 0, "%s", msg.msg);
+				waitpid(pid, NULL, 0);
+				res->status = msg.status;
+				res->duration = sfc_now_mono() - t0;
+				goto out;
+			}
+			if (!sh->exec_attempted) {
+				int st;
+				waitpid(pid, &st, 0);
+				r = sfc_err(e, 0, "the sandbox failed during setup (%s %d)",
+					    WIFSIGNALED(st) ? "signal" : "status",
+					    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+				res->duration = sfc_now_mono() - t0;
+				goto out;
+			}
+			res->ran = true;
+			SFC_TRACE_POINT("s: exec seen");
+			if (sb->notify)
+				sfc_notify_started(sb);
+			if (sb->on_start)
+				sb->on_start(sb, sb->hook_data);
+		}
+		for (int i = 0, k = iwatch; i < nwatch; i++, k++)
+			if (pf[k].revents && sb->watch[i].cb(sb, sb->watch[i].fd, pf[k].revents, sb->watch[i].data) < 0) {
+				sb->watch[i] = sb->watch[--sb->nwatch];
+				break; /* indices shifted: poll again */
+			}
+		if (pf[1].revents && syncp[0] < 0)
 			done = true; /* init reaped everything (or died: then SIGCHLD follows) */
-		if (pf[2].fd >= 0 && pf[2].revents)
-			sfc_notify_handle(sb->notify, pf[2].revents, res);
 		for (;;) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				break;
 			if ((int)si.ssi_signo == SIGCHLD) {
 				if (!exited && waitpid(pid, &status, WNOHANG) == pid)
-					done = exited = true;
+					exited = true;
 			} else if (si.ssi_code != SI_KERNEL && !done) {
 				kill(pid, si.ssi_signo);
 			}
 		}
+		if (exited && syncp[0] < 0)
+			done = true;
 	}
 	SFC_TRACE_POINT("s: done");
 	res->duration = sfc_now_mono() - t0;

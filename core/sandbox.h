@@ -64,6 +64,18 @@ struct sfc_result {
 void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
 			      const char *suggestion);
 
+/* A descriptor the supervisor watches while the sandbox runs (a pty relay,
+ * a proxy's sockets...).  CB gets the poll revents; returning < 0 stops
+ * the watch. */
+#define SFC_MAX_WATCH 64
+struct sfc_sandbox;
+struct sfc_watch {
+	int fd;
+	short events;
+	int (*cb)(struct sfc_sandbox *sb, int fd, short revents, void *data);
+	void *data;
+};
+
 struct sfc_sandbox {
 	struct sfc_spec *spec;
 	struct sfc_mount_plan plan;
@@ -78,7 +90,14 @@ struct sfc_sandbox {
 	/* Called in the supervisor once the payload runs (registration, proxies...). */
 	void (*on_start)(struct sfc_sandbox *sb, void *data);
 	void *hook_data;
+	struct sfc_watch watch[SFC_MAX_WATCH];
+	int nwatch;
 };
+
+/* Watch FD while the sandbox runs (see struct sfc_watch); may be called
+ * before sfc_sandbox_run or from a callback.  -ENOSPC when full. */
+int sfc_sandbox_watch(struct sfc_sandbox *sb, int fd, short events,
+		      int (*cb)(struct sfc_sandbox *sb, int fd, short revents, void *data), void *data);
 
 void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec);
 void sfc_sandbox_free(struct sfc_sandbox *sb);

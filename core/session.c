@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autoconf.h"
 #include "core/blocked.h"
 #include "core/config.h"
 #include "core/util.h"
@@ -131,7 +132,17 @@ int sfc_session_prepare(struct sfc_session *s, struct sfc_error *e)
 
 int sfc_session_run(struct sfc_session *s, struct sfc_error *e)
 {
-	int r = sfc_sandbox_run(&s->sb, e);
+	int r;
+
+	if (ENABLE_FEATURE_REGISTRY && !s->sb.on_start) {
+		/* listed by sefaca-stats --live while it runs (core/registry.h) */
+		s->reg.applet = s->applet;
+		s->sb.on_start = sfc_registry_on_start;
+		s->sb.hook_data = &s->reg;
+	}
+	r = sfc_sandbox_run(&s->sb, e);
+	if (ENABLE_FEATURE_REGISTRY)
+		sfc_registry_remove(&s->reg);
 
 	s->ran = s->sb.result.ran;
 	if (s->sb.notify && s->ran && !s->notify.received && s->sb.layers.seccomp)

@@ -21,6 +21,7 @@
 #include "core/audit.h"
 #include "core/error.h"
 #include "core/notify.h"
+#include "core/registry.h"
 #include "core/sandbox.h"
 #include "core/spec.h"
 
@@ -39,6 +40,8 @@ struct sfc_session {
 	struct sfc_notify notify;
 	struct sfc_audit_target audit;
 	struct sfc_strv sources;   /* config files read */
+	struct sfc_reg reg;        /* the registry entry while it runs (sefaca-stats --live);
+				    * set reg.name before sfc_session_run for a container */
 	struct sfc_violation blocked;
 	bool has_blocked;
 	bool resolved, prepared, ran;

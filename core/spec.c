@@ -104,6 +104,9 @@ void sfc_settings_clear(struct sfc_settings *s)
 
 void sfc_sources_add_environ(struct sfc_sources *src, char **env)
 {
+	/* origin names must outlive the spec: one static "SEFACA_KEY" per key */
+	static char names[SFC_K__MAX][48];
+
 	for (char **p = env; p && *p; p++) {
 		char name[64];
 		const char *eq = strchr(*p, '=');
@@ -118,12 +121,12 @@ void sfc_sources_add_environ(struct sfc_sources *src, char **env)
 		k = sfc_key_lookup(name + 7);
 		if (k < 0 || !keys[k].env)
 			continue;
-		/* the origin name must outlive us: point into the environment */
-		for (char *c = name + 7; *c; c++)
-			*c = *c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c;
-		struct sfc_origin o = { SFC_ORIGIN_ENV, NULL, 0 };
-		sfc_strv_push(&src->names, name); /* lives as long as the sources */
-		o.name = src->names.v[src->names.n - 1];
+		if (!names[k][0]) {
+			snprintf(names[k], sizeof(names[k]), "SEFACA_%s", keys[k].name);
+			for (char *c = names[k] + 7; *c; c++)
+				*c = *c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c;
+		}
+		struct sfc_origin o = { SFC_ORIGIN_ENV, names[k], 0 };
 		sfc_settings_add(&src->env, k, eq + 1, &o);
 	}
 }

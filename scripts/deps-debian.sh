@@ -7,7 +7,7 @@ set -eu
 [ "$(id -u)" = 0 ] || { echo "run as root (sudo $0)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
-      libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev
+      libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev zlib1g-dev
       util-linux procps iproute2 python3 jq curl ca-certificates clang"
 if [ "${1:-}" = --bench ]; then
 	pkgs="$pkgs bubblewrap hyperfine time"

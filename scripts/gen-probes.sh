@@ -18,5 +18,6 @@ HAVE_LIBCAPNG libcap-ng
 HAVE_INIH inih
 HAVE_JSONC json-c
 HAVE_LIBARCHIVE libarchive
+HAVE_ZLIB zlib
 LIST
 if [ -f "$out" ] && cmp -s "$tmp" "$out"; then rm -f "$tmp"; else mv -f "$tmp" "$out"; fi

@@ -131,7 +131,7 @@ TEST(format)
 
 int main(void)
 {
-	unit_file = "parse";
+	unit_init("parse");
 	RUN(size_valid);
 	RUN(size_invalid);
 	RUN(duration);

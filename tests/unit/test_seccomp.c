@@ -194,7 +194,7 @@ TEST(foreign_abis)
 
 int main(void)
 {
-	unit_file = "seccomp";
+	unit_init("seccomp");
 #if ENABLE_FEATURE_SECCOMP
 	RUN(denied_everywhere);
 	RUN(mount_api_and_namespaces);

@@ -45,6 +45,7 @@ TEST(levels)
 	CHECK(s.hide_secrets && s.env_filter && !s.env_clear);
 	CHECK(s.origin[SFC_K_NETWORK].kind == SFC_ORIGIN_BUILTIN);
 
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_LEVEL, "strict");
 	CHECK(sfc_spec_resolve(&s, &src, &e) == 0);
@@ -52,16 +53,20 @@ TEST(levels)
 	CHECK(s.cwd_mode == SFC_DIR_RO && s.env_clear && s.seccomp == SFC_SECCOMP_STRICT && s.pids > 0 && s.memory > 0);
 	sfc_sources_clear(&src);
 
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_LEVEL, "permissive");
 	CHECK(sfc_spec_resolve(&s, &src, &e) == 0);
 	CHECK(s.network == SFC_NET_ALLOW && s.filesystem == SFC_FS_HOST && !s.env_filter);
 	sfc_sources_clear(&src);
 
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_LEVEL, "lax");
 	CHECK(sfc_spec_resolve(&s, &src, &e) < 0);
 	CHECK(strstr(e.msg, "lax") != NULL);
+	sfc_sources_clear(&src);
+	sfc_spec_free(&s);
 	sfc_sources_clear(&src);
 }
 
@@ -77,6 +82,7 @@ TEST(precedence)
 	CHECK(sfc_spec_resolve(&s, &src, &e) == 0);
 	CHECK(s.memory == 512ULL << 20 && s.origin[SFC_K_MEMORY].kind == SFC_ORIGIN_ENV);
 
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_MEMORY, "1g");
 	CHECK(sfc_spec_resolve(&s, &src, &e) == 0);
@@ -84,6 +90,7 @@ TEST(precedence)
 	sfc_sources_clear(&src);
 
 	/* a level chosen by env gives its base; flags still win */
+	sfc_spec_free(&s);
 	spec_new(&s);
 	envset(&src, SFC_K_LEVEL, "strict");
 	flag(&src, SFC_K_NETWORK, "localhost");
@@ -92,6 +99,7 @@ TEST(precedence)
 	sfc_sources_clear(&src);
 
 	/* "none" lifts a level's limit */
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_LEVEL, "strict");
 	flag(&src, SFC_K_MEMORY, "none");
@@ -100,10 +108,13 @@ TEST(precedence)
 	sfc_sources_clear(&src);
 
 	/* bad values name their origin */
+	sfc_spec_free(&s);
 	spec_new(&s);
 	envset(&src, SFC_K_TIMEOUT, "soon");
 	CHECK(sfc_spec_resolve(&s, &src, &e) < 0);
 	CHECK(strstr(e.msg, "SEFACA_TEST") && strstr(e.msg, "soon"));
+	sfc_sources_clear(&src);
+	sfc_spec_free(&s);
 	sfc_sources_clear(&src);
 }
 
@@ -128,15 +139,18 @@ TEST(lists)
 	CHECK_STR(s.tmpfs.items.v[0], "/scratch:1m");
 	sfc_sources_clear(&src);
 
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_TMPFS, "/scratch:1x");
 	CHECK(sfc_spec_resolve(&s, &src, &e) < 0);
 	sfc_sources_clear(&src);
 
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_SETENV, "novalue");
 	CHECK(sfc_spec_resolve(&s, &src, &e) < 0);
 	sfc_sources_clear(&src);
+	sfc_spec_free(&s);
 }
 
 static bool env_has(struct sfc_strv *v, const char *name)
@@ -166,6 +180,7 @@ TEST(environment)
 	sfc_strv_clear(&env);
 
 	/* keep-env re-admits */
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_KEEP_ENV, "GITHUB_TOKEN");
 	CHECK(sfc_spec_resolve(&s, &src, &e) == 0);
@@ -175,6 +190,7 @@ TEST(environment)
 	sfc_sources_clear(&src);
 
 	/* strict: a clean environment */
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_LEVEL, "strict");
 	flag(&src, SFC_K_SETENV, "X=1");
@@ -186,6 +202,7 @@ TEST(environment)
 	sfc_sources_clear(&src);
 
 	/* permissive: everything */
+	sfc_spec_free(&s);
 	spec_new(&s);
 	flag(&src, SFC_K_LEVEL, "permissive");
 	flag(&src, SFC_K_UNSETENV, "EDITOR");
@@ -193,6 +210,8 @@ TEST(environment)
 	sfc_env_build(&s, NULL, &env);
 	CHECK(env_has(&env, "GITHUB_TOKEN") && env_has(&env, "LD_PRELOAD") && !env_has(&env, "EDITOR"));
 	sfc_strv_clear(&env);
+	sfc_sources_clear(&src);
+	sfc_spec_free(&s);
 	sfc_sources_clear(&src);
 }
 
@@ -214,7 +233,7 @@ TEST(paths)
 
 int main(void)
 {
-	unit_file = "spec";
+	unit_init("spec");
 	RUN(levels);
 	RUN(precedence);
 	RUN(lists);
