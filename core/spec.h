@@ -32,6 +32,7 @@ enum sfc_key {
 	SFC_K_PRESET,
 	SFC_K_POLICY,
 	SFC_K_NETWORK,
+	SFC_K_ALLOW_HOSTS,
 	SFC_K_FILESYSTEM,
 	SFC_K_HOME,
 	SFC_K_CWD,
@@ -131,7 +132,7 @@ struct sfc_spec {
 	enum sfc_level level;
 	char *preset, *policy;
 	enum sfc_net network;
-	struct sfc_list allow_hosts; /* network=allow:HOST[:PORT],... */
+	struct sfc_list allow_hosts; /* network=allow:HOST[:PORT],... or allow_hosts = ... */
 	enum sfc_fsview filesystem;
 	enum sfc_dirmode home_mode, cwd_mode;
 	bool hide_secrets, read_only_root;
