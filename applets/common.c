@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "autoconf.h"
+#include "core/check.h"
 #include "core/explain.h"
 #include "core/parse.h"
+#include "core/sandbox.h"
 #include "core/session.h"
 #include "core/util.h"
 
@@ -233,6 +235,34 @@ void sfc_print_notes(const struct sfc_strv *notes, bool quiet)
 		sfc_msg("note: %s", notes->v[i]);
 }
 
+void sfc_print_violations(const struct sfc_result *res, bool quiet)
+{
+	if (quiet)
+		return;
+	for (size_t i = 0; i < res->nviolations; i++) {
+		const struct sfc_violation *v = &res->violations[i];
+		char times[32] = "";
+		if (v->count > 1)
+			snprintf(times, sizeof(times), ", %u times", v->count);
+		sfc_msg("violation: %s %s (%s%s)%s%s", v->kind, v->detail, v->action, times, v->suggestion[0] ? ": " : "",
+			v->suggestion);
+	}
+	if (res->violations_dropped)
+		sfc_msg("violation: %zu more kinds not listed", res->violations_dropped);
+}
+
+int sfc_check_print(bool json)
+{
+	struct sfc_check c;
+	char *out;
+
+	sfc_check_run(&c);
+	out = sfc_check_format(&c, json);
+	fputs(out, stdout);
+	free(out);
+	return c.full ? 0 : c.best_effort ? 1 : 2;
+}
+
 /* ---- one accountable run (core/session.h) ---- */
 
 static noreturn void setup_failed(struct sfc_runopts *o, struct sfc_session *s, const struct sfc_error *e)
@@ -299,17 +329,7 @@ int sfc_run_finish(struct sfc_runopts *o, struct sfc_session *s)
 	status = r < 0 ? (e.status ? e.status : 125) : res->status;
 	if (r < 0)
 		sfc_msg("%s", e.msg);
-	if (!o->quiet) {
-		for (size_t i = 0; i < res->nviolations; i++) {
-			const struct sfc_violation *v = &res->violations[i];
-			char times[32] = "";
-			if (v->count > 1)
-				snprintf(times, sizeof(times), " (%u times)", v->count);
-			sfc_msg("%s %s: %s%s; %s", v->action, v->kind, v->detail, times, v->suggestion);
-		}
-		if (res->violations_dropped)
-			sfc_msg("%zu more kinds of violation not listed", res->violations_dropped);
-	}
+	sfc_print_violations(res, o->quiet);
 	/* The record is written whatever happened; a log that cannot be
 	 * written does not change the command's status. */
 	if (sfc_session_audit(s, status, r < 0 ? e.msg : NULL, o->has_status_fd ? o->status_fd : -1, &ae) < 0 &&

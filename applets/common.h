@@ -42,6 +42,12 @@ void sfc_runopts_free(struct sfc_runopts *o);
 int sfc_spec_from_process(struct sfc_spec *spec, char **argv, struct sfc_error *e);
 /* Print the notes a plan or spec produced (unless quiet). */
 void sfc_print_notes(const struct sfc_strv *notes, bool quiet);
+/* One line per violation of a run (unless quiet). */
+struct sfc_result;
+void sfc_print_violations(const struct sfc_result *res, bool quiet);
+/* `sefaca check` and `sefaca-run --check`: print the preflight table (or
+ * JSON); returns the exit status (0 full sandbox, 1 best effort only, 2 none). */
+int sfc_check_print(bool json);
 
 /* Everything after option parsing for a command run in a sandbox: config
  * files, SEFACA_* variables, flags, resolution, blocked commands,

@@ -30,6 +30,8 @@
 //usage:  --env=NAME      development, production, build, or [env.NAME]
 //usage:Network:
 //usage:  --network[=MODE], --no-network   MODE: deny, localhost, allow
+//usage:  --network=allow:HOST[:PORT],...  only these, through a proxy on the
+//usage:        sandbox's loopback (http_proxy, https_proxy, all_proxy are set)
 //usage:Filesystem:
 //usage:  --readonly=PATH[:PATH...]   show PATH read-only
 //usage:  --readwrite=PATH[:PATH...]  show PATH read-write
@@ -64,6 +66,8 @@
 //usage:  --seccomp=strict|default|permissive
 //usage:  --preserve-fd=FD            pass descriptor FD to the command
 //usage:  --best-effort               use what this machine allows instead of failing
+//usage:                              (no user namespaces: Landlock + seccomp only)
+//usage:  --check [--json]            which layers this machine gives, and fixes
 //usage:  -q, --quiet                 no notes on stderr
 //usage:  -h, --help
 //usage:
@@ -76,6 +80,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "applets/common.h"
@@ -88,6 +93,8 @@ int run_main(int argc, char **argv)
 	int i = 1;
 
 	SFC_TRACE_POINT("main");
+	if (argc > 1 && !strcmp(argv[1], "--check"))
+		return sfc_check_print(argc > 2 && !strcmp(argv[2], "--json"));
 	sfc_runopts_parse(&o, argc, argv, &i, false);
 	if (o.help) {
 		fputs(sfc_applet_usage("run"), stdout);

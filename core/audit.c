@@ -120,50 +120,40 @@ int sfc_audit_prepare(const struct sfc_audit_target *t, struct sfc_error *e)
 	return 0;
 }
 
-/* The deepest operation of P whose target contains PATH, or NULL. */
-static const struct sfc_mop *covering(const struct sfc_mount_plan *p, const char *path)
+int sfc_audit_check_grants(const struct sfc_audit_target *t, const struct sfc_spec *spec, struct sfc_error *e)
 {
-	const struct sfc_mop *best = NULL;
-	int bestd = -1;
+	const struct sfc_list *lists[] = { &spec->readonly, &spec->readwrite };
+	char home[PATH_MAX], log[PATH_MAX], real[PATH_MAX];
+	bool have_home = t->home && realpath(t->home, home);
+	bool have_log = t->kind == SFC_AUDIT_FILE && realpath(t->path, log);
 
-	for (size_t i = 0; i < p->n; i++) {
-		const struct sfc_mop *m = &p->ops[i];
-		int d = sfc_path_depth(m->dst);
-		if (m->kind == SFC_MOP_SYMLINK || m->kind == SFC_MOP_DIR)
-			continue;
-		if (sfc_path_within(path, m->dst) && d >= bestd) {
-			best = m;
-			bestd = d;
+	for (size_t l = 0; l < SFC_ARRAY_SIZE(lists); l++)
+		for (size_t i = 0; i < lists[l]->items.n; i++) {
+			const char *g = lists[l]->items.v[i];
+			_cleanup_free_ char *j = g[0] == '/' || !spec->cwd ? NULL : sfc_xasprintf("%s/%s", spec->cwd, g);
+			if (!realpath(j ? j : g, real))
+				continue;
+			if ((have_home && sfc_path_within(real, home)) || (have_log && !strcmp(real, log)))
+				return sfc_err(e, 0, "%s is sefaca's own state (%s), which no sandbox may see: the audit "
+						     "log and the configuration stay out of reach",
+					       g, have_home && sfc_path_within(real, home) ? t->home : t->path);
 		}
-	}
-	return best;
+	return 0;
 }
 
-static void hide(struct sfc_mount_plan *p, const char *path, const char *why)
+void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_spec *spec)
 {
-	char real[PATH_MAX];
+	static const struct sfc_origin home = { SFC_ORIGIN_BUILTIN, "sefaca's home: config, logs, images", 0 };
+	static const struct sfc_origin log = { SFC_ORIGIN_BUILTIN, "the audit log", 0 };
 
-	if (!realpath(path, real) || !strcmp(real, "/"))
-		return;
-	if (!sfc_mount_plan_visible(p, real))
-		return;
-	/* Already hidden by an operation at the same place? */
-	const struct sfc_mop *c = covering(p, real);
-	if (c && c->kind == SFC_MOP_HIDE && !strcmp(c->dst, real))
-		return;
-	sfc_mount_plan_add(p, SFC_MOP_HIDE, 0, NULL, real, why);
-	sfc_strv_push(&p->hidden, real);
-}
-
-void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_mount_plan *p)
-{
 	/* sefaca's own state: config (a writable one would lift every
-	 * restriction of the next run), logs, images and containers. */
-	if (t->home)
-		hide(p, t->home, "sefaca's home");
-	if (t->kind == SFC_AUDIT_FILE)
-		hide(p, t->path, "audit log");
-	sfc_mount_plan_sort(p);
+	 * restriction of the next run), logs, images and containers.  As
+	 * hidden paths they are covered by the mount namespace and, where
+	 * Landlock is in force (or replaces namespaces), by its rules too. */
+	if (t->home && access(t->home, F_OK) == 0)
+		sfc_spec_list_add(&spec->hide, t->home, &home);
+	if (t->kind == SFC_AUDIT_FILE && !t->is_default && access(t->path, F_OK) == 0)
+		sfc_spec_list_add(&spec->hide, t->path, &log);
 }
 
 int sfc_audit_append_file(const char *path, const char *line, size_t len, struct sfc_error *e)

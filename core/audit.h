@@ -42,8 +42,11 @@ void sfc_audit_target_free(struct sfc_audit_target *t);
  * sandbox cannot plant either; with REQUIRED, fail if it cannot be opened
  * for appending. */
 int sfc_audit_prepare(const struct sfc_audit_target *t, struct sfc_error *e);
-/* Hide $SEFACA_HOME and the log file from the sandbox's view P. */
-void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_mount_plan *p);
+/* Refuse a grant of anything inside $SEFACA_HOME, or of the log file. */
+int sfc_audit_check_grants(const struct sfc_audit_target *t, const struct sfc_spec *spec, struct sfc_error *e);
+/* Hide $SEFACA_HOME and the log file from the sandbox (entries of
+ * SPEC's hide list, before the sandbox is prepared). */
+void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_spec *spec);
 /* Append LINE (LEN bytes, ending in '\n') as one record. */
 int sfc_audit_append(const struct sfc_audit_target *t, const char *line, size_t len, struct sfc_error *e);
 /* Append to the log file PATH (the primitive under sfc_audit_append). */

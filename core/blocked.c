@@ -304,33 +304,34 @@ const char *sfc_blocked_match(const struct sfc_list *blocked, char **argv)
 	return simple_match(blocked, argv, n, 0);
 }
 
-static void hide_file(struct sfc_mount_plan *p, const char *path)
+static void hide_file(struct sfc_spec *spec, const char *path)
 {
+	static const struct sfc_origin o = { SFC_ORIGIN_BUILTIN, "blocked command", 0 };
 	char real[PATH_MAX];
 	struct stat st;
 
 	if (!realpath(path, real) || stat(real, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	if (!sfc_mount_plan_visible(p, real) || sfc_strv_contains(&p->hidden, real))
+	if (sfc_strv_contains(&spec->hide.items, real))
 		return;
-	sfc_mount_plan_add(p, SFC_MOP_HIDE, 0, NULL, real, "blocked command");
-	sfc_strv_push(&p->hidden, real);
+	sfc_spec_list_add(&spec->hide, real, &o);
 }
 
-void sfc_blocked_hide(const struct sfc_list *blocked, char **env, struct sfc_mount_plan *p)
+void sfc_blocked_hide(struct sfc_spec *spec)
 {
+	const struct sfc_list *blocked = &spec->blocked_commands;
 	const char *path = NULL;
 	static const char *const std = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 	if (!blocked->items.n)
 		return;
-	for (char **e = env; e && *e; e++)
+	for (char **e = spec->caller_env; e && *e; e++)
 		if (!strncmp(*e, "PATH=", 5))
 			path = *e + 5;
 	for (size_t i = 0; i < blocked->items.n; i++) {
 		const char *b = blocked->items.v[i];
 		if (strchr(b, '/')) {
-			hide_file(p, b);
+			hide_file(spec, b);
 			continue;
 		}
 		for (int pass = 0; pass < 2; pass++) {
@@ -339,7 +340,7 @@ void sfc_blocked_hide(const struct sfc_list *blocked, char **env, struct sfc_mou
 				size_t len = strcspn(d, ":");
 				if (len && d[0] == '/') {
 					_cleanup_free_ char *f = sfc_xasprintf("%.*s/%s", (int)len, d, b);
-					hide_file(p, f);
+					hide_file(spec, f);
 				}
 				d += len;
 				if (*d)
@@ -347,5 +348,4 @@ void sfc_blocked_hide(const struct sfc_list *blocked, char **env, struct sfc_mou
 			}
 		}
 	}
-	sfc_mount_plan_sort(p);
 }

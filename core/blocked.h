@@ -31,7 +31,8 @@
 const char *sfc_blocked_match(const struct sfc_list *blocked, char **argv);
 /* The same for one shell command line. */
 const char *sfc_blocked_match_line(const struct sfc_list *blocked, const char *line);
-/* Hide the blocked programs found in PATH (of ENV) from the view P. */
-void sfc_blocked_hide(const struct sfc_list *blocked, char **env, struct sfc_mount_plan *p);
+/* Hide the blocked programs found in PATH from the sandbox: entries of
+ * SPEC's hide list, before the sandbox is prepared. */
+void sfc_blocked_hide(struct sfc_spec *spec);
 
 #endif

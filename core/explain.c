@@ -79,6 +79,7 @@ static const struct sfc_list *key_list(const struct sfc_spec *s, enum sfc_key k)
 	case SFC_K_BLOCKED_COMMANDS: return &s->blocked_commands;
 	case SFC_K_VOLUMES: return &s->volumes;
 	case SFC_K_ALLOWED_IMAGES: return &s->allowed_images;
+	case SFC_K_ALLOW_HOSTS: return &s->allow_hosts;
 	default: return NULL;
 	}
 }

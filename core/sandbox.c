@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,10 +20,13 @@
 #include "autoconf.h"
 #include "core/caps.h"
 #include "core/env.h"
+#include "core/fallback.h"
 #include "core/kernel.h"
+#include "core/landlock.h"
 #include "core/limits.h"
 #include "core/net.h"
 #include "core/notify.h"
+#include "core/proxy.h"
 #include "core/seccomp.h"
 #include "core/userns.h"
 #include "core/util.h"
@@ -34,6 +38,12 @@
  * terminal: the payload shares our process group and gets those itself)
  * sends them to us. */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM };
+
+const int *sfc_sandbox_forwarded_signals(size_t *n)
+{
+	*n = SFC_ARRAY_SIZE(forwarded);
+	return forwarded;
+}
 
 /* Shared between init/payload and the supervisor (MAP_SHARED before clone). */
 struct shared {
@@ -102,6 +112,12 @@ void sfc_sandbox_free(struct sfc_sandbox *sb)
 		free(sb->result.violations[i].suggestion);
 	}
 	free(sb->result.violations);
+	if (sb->landlock) {
+		sfc_landlock_free(sb->landlock);
+		free(sb->landlock);
+	}
+	sfc_proxy_free(sb->proxy);
+	free(sb->private_tmp);
 	sfc_mount_plan_free(&sb->plan);
 	sfc_strv_clear(&sb->env);
 	sfc_strv_clear(&sb->layers.missing);
@@ -144,9 +160,15 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	} else {
 		sb->argv = s->argv;
 	}
-	if (s->network == SFC_NET_HOSTS)
-		return sfc_err(e, ENOTSUP, "network allowlists (allow:HOST) are not available in this build; use "
-					   "--network=deny, localhost or allow");
+	/* --best-effort where user namespaces are blocked: a run without
+	 * namespaces, decided here so that --explain and the notes say so. */
+	if (s->best_effort) {
+		int err = sfc_userns_probe();
+		if (err)
+			return sfc_fallback_prepare(sb, err, e);
+	}
+	if (s->network == SFC_NET_HOSTS && (r = sfc_proxy_new(s, &sb->proxy, e)) < 0)
+		return r;
 
 	l->userns = l->mntns = l->pidns = l->ipcns = l->utsns = l->cgroupns = true;
 	l->netns = s->network != SFC_NET_ALLOW;
@@ -170,6 +192,20 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	if ((r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
 		return r;
 	sfc_env_build(s, sb->plan.workdir, &sb->env);
+	if (sb->proxy)
+		sfc_proxy_env(sb->proxy, &sb->env);
+	{
+		const char *why;
+		int abi = sfc_landlock_abi(&why);
+		if (abi > 0) {
+			sb->landlock = sfc_xcalloc(1, sizeof(*sb->landlock));
+			if ((r = sfc_landlock_plan(sb->landlock, abi, s, &sb->plan, true, &l->missing, e)) < 0)
+				return r;
+			l->landlock = abi;
+		} else {
+			sfc_strv_push_owned(&l->missing, sfc_xasprintf("landlock: %s", why));
+		}
+	}
 	return 0;
 }
 
@@ -223,7 +259,7 @@ static void report(int fd, int status, const struct sfc_error *e)
 }
 
 /* Search PATH of the payload's own environment (execvp would use ours). */
-static int exec_payload(char **argv, char **envp, bool shell_fallback, struct sfc_error *e)
+int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_error *e)
 {
 	const char *cmd = argv[0], *path;
 	bool eacces = false;
@@ -273,6 +309,7 @@ struct child_ctx {
 	struct sfc_error *e;
 	/* the network-namespace thread */
 	int procfd;            /* the host's /proc, for the thread's ns file */
+	int proxysock;         /* -> supervisor: the proxy's listening socket (SCM_RIGHTS) */
 	int netp[2];           /* thread -> init: done */
 	volatile int netfd;    /* its new network namespace */
 	volatile int neterr;
@@ -293,9 +330,15 @@ static int net_thread(void *arg)
 	if (unshare(CLONE_NEWNET) < 0) {
 		c->neterr = errno;
 		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "create the network namespace");
-	} else if (c->sb->spec->network == SFC_NET_LOCALHOST && sfc_net_loopback_up(&e) < 0) {
+	} else if ((c->sb->spec->network == SFC_NET_LOCALHOST || c->sb->spec->network == SFC_NET_HOSTS) &&
+		   sfc_net_loopback_up(&e) < 0) {
 		c->neterr = e.err ? e.err : EIO;
 		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "%s", e.msg);
+	} else if (c->proxysock >= 0 &&
+		   (c->neterr = -sfc_proxy_listen_send(c->proxysock, c->neterrmsg, sizeof(c->neterrmsg))) > 0) {
+		/* the allowlist proxy listens on the sandbox's loopback: the
+		 * socket is made here, in its network namespace, and served by
+		 * the supervisor from the host's */
 	} else if ((c->netfd = openat(c->procfd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
 		c->neterr = errno;
 		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "open the new network namespace");
@@ -361,6 +404,14 @@ static int payload_main(void *arg)
 		sfc_err(&e, errno, "no_new_privs");
 		goto fail;
 	}
+	SFC_TRACE_POINT("p: nnp");
+	/* Landlock, with no_new_privs set and the mount tree final: rules on
+	 * the sandbox's own paths (a second lock behind the read-only mounts,
+	 * and one on what mounts cannot close: descriptors passed in,
+	 * abstract sockets, signals). */
+	if (sb->landlock && sfc_landlock_apply(sb->landlock, &e) < 0)
+		goto fail;
+	SFC_TRACE_POINT("p: landlock");
 	/* seccomp goes on last, right before execve (as bubblewrap does): the
 	 * filter then covers the payload from its first instruction. */
 	if (sb->layers.seccomp && (sb->notify ? sfc_notify_install(sb->notify, &e)
@@ -368,7 +419,7 @@ static int payload_main(void *arg)
 		goto fail;
 	SFC_TRACE_POINT("p: exec");
 	c->sh->exec_attempted = 1;
-	exec_payload(sb->argv, sb->env.v, sb->shell_fallback, &e);
+	sfc_sandbox_exec(sb->argv, sb->env.v, sb->shell_fallback, &e);
 	report(c->syncw, e.status ? e.status : 127, &e);
 	_exit(e.status ? e.status : 127);
 fail:
@@ -426,7 +477,7 @@ done:
 }
 
 /* pid 1 of the sandbox. */
-static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, const sigset_t *orig,
+static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, int proxysock, const sigset_t *orig,
 		      struct shared *sh)
 {
 	static char net_stack[16384] __attribute__((aligned(16)));
@@ -435,7 +486,7 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 	struct sfc_error e = { 0 };
 	struct pollfd pf = { holdr, POLLIN, 0 };
 	struct child_ctx c = { .sb = sb, .syncw = syncw, .donew = donew, .orig = orig, .sh = sh, .e = &e,
-			       .procfd = -1, .netp = { -1, -1 }, .netfd = -1 };
+			       .procfd = -1, .proxysock = proxysock, .netp = { -1, -1 }, .netfd = -1 };
 	sigset_t all;
 	pid_t pid;
 
@@ -473,6 +524,8 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 		goto fail;
 	if (c.procfd >= 0)
 		close(c.procfd);
+	if (proxysock >= 0)
+		close(proxysock);
 	/* Capabilities in our user namespace were needed for the mounts; from
 	 * here on nobody in the sandbox has any: init drops them, the payload
 	 * inherits the empty sets. */
@@ -529,7 +582,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 {
 	struct sfc_spec *s = sb->spec;
 	struct sfc_result *res = &sb->result;
-	int syncp[2] = { -1, -1 }, holdp[2] = { -1, -1 }, donep[2] = { -1, -1 }, sfd = -1;
+	int syncp[2] = { -1, -1 }, holdp[2] = { -1, -1 }, donep[2] = { -1, -1 }, proxyp[2] = { -1, -1 }, sfd = -1;
+	int fallback_err = 0;
 	sigset_t mask, orig;
 	struct shared *sh;
 	unsigned long flags;
@@ -541,12 +595,18 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	pid_t pid;
 	ssize_t n;
 
+	if (sb->layers.fallback)
+		return sfc_fallback_run(sb, e);
 	res->status = 125;
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return sfc_err(e, errno, "mmap");
 	if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(holdp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0) {
 		r = sfc_err(e, errno, "pipe");
+		goto out;
+	}
+	if (sb->proxy && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, proxyp) < 0) {
+		r = sfc_err(e, errno, "socketpair");
 		goto out;
 	}
 	/* Signals stay blocked to the end: a terminal's Ctrl-C that reaches us
@@ -569,10 +629,15 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	if (pid < 0) {
 		char why[512];
 		int err = errno;
-		if (sfc_userns_diagnose(err, why, sizeof(why)))
-			r = sfc_err(e, 0, "cannot create the sandbox's namespaces: %s (%s)", strerror(err), why);
-		else
+		if (s->best_effort && err != ENOMEM && err != EAGAIN) {
+			fallback_err = err; /* namespaces went away since prepare */
+			sigprocmask(SIG_SETMASK, &orig, NULL);
+		} else if (sfc_userns_diagnose(err, why, sizeof(why))) {
+			r = sfc_err(e, 0, "cannot create the sandbox's namespaces: %s (%s); --best-effort runs without "
+					  "them (Landlock, seccomp and limits only)", strerror(err), why);
+		} else {
 			r = sfc_err(e, err, "clone");
+		}
 		goto out;
 	}
 	if (pid == 0) {
@@ -580,7 +645,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		close(holdp[1]);
 		close(donep[0]);
 		close(sfd);
-		_exit(child_main(sb, syncp[1], donep[1], holdp[0], &orig, sh));
+		if (proxyp[0] >= 0)
+			close(proxyp[0]);
+		_exit(child_main(sb, syncp[1], donep[1], holdp[0], proxyp[1], &orig, sh));
 	}
 	res->pid = pid;
 	close(syncp[1]);
@@ -589,6 +656,16 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	holdp[0] = -1;
 	close(donep[1]);
 	donep[1] = -1;
+	if (proxyp[1] >= 0) {
+		close(proxyp[1]);
+		proxyp[1] = -1;
+	}
+	/* the proxy starts serving when its listening socket arrives */
+	if (sb->proxy && (r = sfc_proxy_attach(sb, proxyp[0], e)) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
 
 	/* One loop from here to the end: setup errors or execve (EOF) on the
 	 * sync pipe, the end on the done pipe, signals, the timeout (which
@@ -679,6 +756,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			done = true;
 	}
 	SFC_TRACE_POINT("s: done");
+	if (sb->proxy)
+		sfc_proxy_stop(sb);
 	res->duration = sfc_now_mono() - t0;
 	if (!sh->init_done && !exited) {
 		/* init closed the pipe without finishing: it died; collect it */
@@ -693,6 +772,8 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	for (int i = 0; i < 2; i++) {
+		if (proxyp[i] >= 0)
+			close(proxyp[i]);
 		if (syncp[i] >= 0)
 			close(syncp[i]);
 		if (holdp[i] >= 0)
@@ -701,5 +782,11 @@ out:
 			close(donep[i]);
 	}
 	munmap(sh, sizeof(*sh));
+	if (fallback_err) {
+		/* user namespaces failed only now; the user allowed a weaker run */
+		if ((r = sfc_fallback_prepare(sb, fallback_err, e)) < 0)
+			return r;
+		return sfc_fallback_run(sb, e);
+	}
 	return r;
 }

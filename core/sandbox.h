@@ -20,6 +20,8 @@
 /* What is actually in force, reported, never guessed. */
 struct sfc_layers {
 	bool userns, mntns, pidns, ipcns, utsns, cgroupns, netns;
+	bool fallback;         /* no namespaces (user namespaces unavailable, --best-effort):
+				  Landlock + seccomp + rlimits + the supervisor (core/fallback.c) */
 	int landlock;          /* ABI in force, 0 if none */
 	bool seccomp;          /* a filter is installed */
 	bool caps_dropped;
@@ -69,6 +71,8 @@ void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char
  * the watch. */
 #define SFC_MAX_WATCH 64
 struct sfc_sandbox;
+struct sfc_landlock;
+struct sfc_proxy;
 struct sfc_watch {
 	int fd;
 	short events;
@@ -92,6 +96,9 @@ struct sfc_sandbox {
 	void *hook_data;
 	struct sfc_watch watch[SFC_MAX_WATCH];
 	int nwatch;
+	struct sfc_landlock *landlock; /* rules the payload applies (core/landlock.h) */
+	struct sfc_proxy *proxy;       /* network=allow:HOST... (core/proxy.h) */
+	char *private_tmp;             /* without namespaces: the payload's TMPDIR (core/fallback.c) */
 };
 
 /* Watch FD while the sandbox runs (see struct sfc_watch); may be called
@@ -106,6 +113,11 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e);
  * filled when the sandbox could not be set up or the command not run
  * (E->status is 125, 126 or 127); sb->result.status is set either way. */
 int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e);
+
+/* For core/fallback.c: the signals the supervisor forwards, and the
+ * payload's execve with PATH searched in its own environment. */
+const int *sfc_sandbox_forwarded_signals(size_t *n);
+int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_error *e);
 
 /* Why unprivileged user namespaces are unavailable here, and how to fix
  * it; NULL if they should work.  ERR is the errno clone() failed with. */

@@ -109,17 +109,21 @@ int sfc_session_prepare(struct sfc_session *s, struct sfc_error *e)
 {
 	int r;
 
-	sfc_sandbox_init(&s->sb, &s->spec);
-	if ((r = sfc_sandbox_prepare(&s->sb, e)) < 0)
-		return r;
 	SFC_TRACE_POINT("s: audit prepare");
 	if ((r = sfc_audit_prepare(&s->audit, e)) < 0)
 		return r;
-	SFC_TRACE_POINT("s: protect");
 	/* Nothing in the sandbox reaches sefaca's state or the log, whatever
-	 * was granted (SECURITY.md 24). */
-	sfc_audit_protect(&s->audit, &s->sb.plan);
-	sfc_blocked_hide(&s->spec.blocked_commands, s->spec.caller_env, &s->sb.plan);
+	 * was granted (SECURITY.md 24); blocked programs are not there either.
+	 * Both are hidden paths, so the mount namespace and Landlock (also
+	 * without namespaces) both keep them out. */
+	if ((r = sfc_audit_check_grants(&s->audit, &s->spec, e)) < 0)
+		return r;
+	sfc_audit_protect(&s->audit, &s->spec);
+	sfc_blocked_hide(&s->spec);
+	SFC_TRACE_POINT("s: sandbox prepare");
+	sfc_sandbox_init(&s->sb, &s->spec);
+	if ((r = sfc_sandbox_prepare(&s->sb, e)) < 0)
+		return r;
 	SFC_TRACE_POINT("s: notify setup");
 	if (!s->no_reports || s->learn) {
 		if ((r = sfc_notify_setup(&s->sb, &s->notify, s->learn, e)) < 0)

@@ -12,6 +12,7 @@ static const struct sfc_key_info keys[SFC_K__MAX] = {
 	[SFC_K_PRESET] = { "preset", "named preset (compiler, network-client, development, testing, or from config)", false, true },
 	[SFC_K_POLICY] = { "policy", "named policy (minimal, standard, hardened, paranoid, or from config)", false, true },
 	[SFC_K_NETWORK] = { "network", "deny, localhost, allow, or allow:HOST[:PORT],...", false, true },
+	[SFC_K_ALLOW_HOSTS] = { "allow_hosts", "HOST[:PORT] reachable through the allowlist proxy (network becomes the allowlist)", true, true },
 	[SFC_K_FILESYSTEM] = { "filesystem", "minimal (system dirs read-only + grants) or host (the whole host view)", false, false },
 	[SFC_K_HOME] = { "home", "how $HOME appears: none, ro, rw or tmpfs", false, false },
 	[SFC_K_CWD] = { "cwd", "how the current directory appears: none, ro or rw", false, false },
@@ -261,6 +262,11 @@ static void list_add(struct sfc_list *l, char *item, const struct sfc_origin *o)
 	l->origins[l->items.n - 1] = *o;
 }
 
+void sfc_spec_list_add(struct sfc_list *l, const char *item, const struct sfc_origin *o)
+{
+	list_add(l, sfc_xstrdup(item), o);
+}
+
 static const char *getenv_in(char **env, const char *name)
 {
 	size_t n = strlen(name);
@@ -462,6 +468,16 @@ int sfc_spec_set(struct sfc_spec *spec, enum sfc_key key, const char *v, const s
 		break;
 	case SFC_K_NETWORK:
 		r = set_network(spec, v, o, e);
+		break;
+	case SFC_K_ALLOW_HOSTS:
+		if (sfc_is_none(v)) {
+			list_clear(&spec->allow_hosts);
+			if (spec->network == SFC_NET_HOSTS)
+				spec->network = SFC_NET_DENY; /* an empty allowlist lets nothing out */
+		} else if ((r = set_list(spec, key, &spec->allow_hosts, v, o, e)) == 0) {
+			spec->network = SFC_NET_HOSTS;
+			spec->origin[SFC_K_NETWORK] = *o;
+		}
 		break;
 	case SFC_K_FILESYSTEM:
 		if (parse_enum(v, fs_names, 2, &i) < 0)
@@ -759,6 +775,7 @@ char *sfc_spec_value_string(const struct sfc_spec *spec, enum sfc_key key)
 	case SFC_K_ENV_FILTER: return sfc_xstrdup(spec->env_filter ? "true" : "false");
 	case SFC_K_ALLOW_NESTED: return sfc_xstrdup(spec->allow_nested ? "true" : "false");
 	case SFC_K_BEST_EFFORT: return sfc_xstrdup(spec->best_effort ? "true" : "false");
+	case SFC_K_ALLOW_HOSTS: return spec->allow_hosts.items.n ? join_list(&spec->allow_hosts) : sfc_xstrdup("none");
 	case SFC_K_READONLY: return join_list(&spec->readonly);
 	case SFC_K_READWRITE: return join_list(&spec->readwrite);
 	case SFC_K_HIDE: return join_list(&spec->hide);

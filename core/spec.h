@@ -32,6 +32,7 @@ enum sfc_key {
 	SFC_K_PRESET,
 	SFC_K_POLICY,
 	SFC_K_NETWORK,
+	SFC_K_ALLOW_HOSTS,
 	SFC_K_FILESYSTEM,
 	SFC_K_HOME,
 	SFC_K_CWD,
@@ -141,7 +142,7 @@ struct sfc_spec {
 	enum sfc_level level;
 	char *preset, *policy;
 	enum sfc_net network;
-	struct sfc_list allow_hosts; /* network=allow:HOST[:PORT],... */
+	struct sfc_list allow_hosts; /* network=allow:HOST[:PORT],... or allow_hosts = ... */
 	enum sfc_fsview filesystem;
 	enum sfc_dirmode home_mode, cwd_mode;
 	bool hide_secrets, read_only_root;
@@ -176,6 +177,8 @@ struct sfc_spec {
 	size_t npreserve_fds;
 };
 
+/* Append ITEM as it is (no splitting, no expansion) to a list of SPEC. */
+void sfc_spec_list_add(struct sfc_list *l, const char *item, const struct sfc_origin *o);
 void sfc_spec_init(struct sfc_spec *spec);
 void sfc_spec_free(struct sfc_spec *spec);
 /* Apply one setting.  Errors name the value; the caller adds the origin. */
