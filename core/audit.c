@@ -124,8 +124,12 @@ int sfc_audit_check_grants(const struct sfc_audit_target *t, const struct sfc_sp
 {
 	const struct sfc_list *lists[] = { &spec->readonly, &spec->readwrite };
 	char home[PATH_MAX], log[PATH_MAX], real[PATH_MAX];
-	bool have_home = t->home && realpath(t->home, home);
-	bool have_log = t->kind == SFC_AUDIT_FILE && realpath(t->path, log);
+	bool have_home, have_log;
+
+	if (!spec->readonly.items.n && !spec->readwrite.items.n)
+		return 0;
+	have_home = t->home && realpath(t->home, home);
+	have_log = t->kind == SFC_AUDIT_FILE && realpath(t->path, log);
 
 	for (size_t l = 0; l < SFC_ARRAY_SIZE(lists); l++)
 		for (size_t i = 0; i < lists[l]->items.n; i++) {
@@ -156,13 +160,29 @@ void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_spec *spec)
 		sfc_spec_list_add(&spec->hide, t->path, &log);
 }
 
-int sfc_audit_append_file(const char *path, const char *line, size_t len, struct sfc_error *e)
+int sfc_audit_open(const struct sfc_audit_target *t)
+{
+	struct stat st;
+	int fd;
+
+	if (t->kind != SFC_AUDIT_FILE)
+		return -1;
+	fd = open_log(t->path, &st);
+	return fd < 0 ? -1 : fd;
+}
+
+static int append_file(const char *path, int given, const char *line, size_t len, struct sfc_error *e)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
 		struct stat st, now;
 		ssize_t n;
-		int fd = open_log(path, &st);
+		int fd = given >= 0 ? given : open_log(path, &st);
 
+		if (given >= 0 && fstat(fd, &st) < 0) {
+			close(fd);
+			fd = open_log(path, &st);
+		}
+		given = -1;
 		if (fd < 0)
 			return sfc_err(e, -fd, "audit log %s", path);
 		while (flock(fd, LOCK_EX) < 0) {
@@ -198,6 +218,11 @@ int sfc_audit_append_file(const char *path, const char *line, size_t len, struct
 	return sfc_err(e, EAGAIN, "audit log %s: replaced repeatedly while writing", path);
 }
 
+int sfc_audit_append_file(const char *path, const char *line, size_t len, struct sfc_error *e)
+{
+	return append_file(path, -1, line, len, e);
+}
+
 static int append_syslog(const char *line, size_t len, struct sfc_error *e)
 {
 	/* <PRI>TAG[PID]: MSG, facility authpriv, severity info */
@@ -217,9 +242,15 @@ static int append_syslog(const char *line, size_t len, struct sfc_error *e)
 
 int sfc_audit_append(const struct sfc_audit_target *t, const char *line, size_t len, struct sfc_error *e)
 {
+	return sfc_audit_append_fd(t, -1, line, len, e);
+}
+
+int sfc_audit_append_fd(const struct sfc_audit_target *t, int fd, const char *line, size_t len,
+			struct sfc_error *e)
+{
 	switch (t->kind) {
 	case SFC_AUDIT_FILE: {
-		int r = sfc_audit_append_file(t->path, line, len, e);
+		int r = append_file(t->path, fd, line, len, e);
 		/* the default directory may not exist yet (no prepare, or removed) */
 		if (r == -ENOENT && t->is_default) {
 			_cleanup_free_ char *dir = sfc_xasprintf("%s/logs", t->home);
@@ -229,10 +260,12 @@ int sfc_audit_append(const struct sfc_audit_target *t, const char *line, size_t 
 		}
 		return r;
 	}
-	case SFC_AUDIT_SYSLOG: return append_syslog(line, len, e);
-	case SFC_AUDIT_NONE: return 0;
+	case SFC_AUDIT_SYSLOG: break;
+	case SFC_AUDIT_NONE: break;
 	}
-	return 0;
+	if (fd >= 0)
+		close(fd);
+	return t->kind == SFC_AUDIT_SYSLOG ? append_syslog(line, len, e) : 0;
 }
 
 /* ---- the record ---- */
@@ -249,27 +282,64 @@ void sfc_audit_new_id(char buf[20])
 	snprintf(buf, 20, "r-%016llx", (unsigned long long)r);
 }
 
+/* One passwd line "name:x:uid:..." of UID?  Returns the name's length. */
+static size_t passwd_match(const char *line, size_t n, uid_t uid)
+{
+	const char *c1 = memchr(line, ':', n), *c2, *c3;
+	unsigned long v = 0;
+
+	if (!c1 || !(c2 = memchr(c1 + 1, ':', line + n - c1 - 1)) || !(c3 = memchr(c2 + 1, ':', line + n - c2 - 1)))
+		return 0;
+	if (c3 == c2 + 1)
+		return 0;
+	for (const char *p = c2 + 1; p < c3; p++) {
+		if (*p < '0' || *p > '9' || v > 0xffffffffUL)
+			return 0;
+		v = v * 10 + (*p - '0');
+	}
+	return v == uid ? (size_t)(c1 - line) : 0;
+}
+
 char *sfc_audit_user_name(uid_t uid)
 {
-	char buf[16384], *line, *save = NULL;
-	ssize_t n = sfc_read_file_at(AT_FDCWD, "/etc/passwd", buf, sizeof(buf));
+	/* /etc/passwd read in small pieces: no NSS (a static binary has none),
+	 * and no big buffer on the hot path */
+	char buf[4096];
+	size_t have = 0;
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	char *name = NULL;
 
-	if (n <= 0)
+	if (fd < 0)
 		return NULL;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[4] = { 0 }, *p = line;
-		int i;
-		for (i = 0; i < 4 && p; i++) {
-			f[i] = p;
-			p = strchr(p, ':');
-			if (p)
-				*p++ = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+		char *p = buf, *nl;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += n;
+		while ((nl = memchr(p, '\n', buf + have - p))) {
+			size_t l = passwd_match(p, nl - p, uid);
+			if (l) {
+				name = sfc_xstrndup(p, l);
+				goto out;
+			}
+			p = nl + 1;
 		}
-		if (i == 4 && f[2] && *f[2] && strspn(f[2], "0123456789") == strlen(f[2]) &&
-		    strtoul(f[2], NULL, 10) == uid)
-			return sfc_xstrdup(f[0]);
+		have -= p - buf;
+		memmove(buf, p, have);
+		if (have == sizeof(buf))
+			have = 0; /* a line longer than the buffer: skip it */
 	}
-	return NULL;
+	if (have) {
+		size_t l = passwd_match(buf, have, uid);
+		if (l)
+			name = sfc_xstrndup(buf, l);
+	}
+out:
+	close(fd);
+	return name;
 }
 
 static void timestamp(struct sfc_json *j, const struct timespec *ts)
@@ -427,13 +497,10 @@ static void violation(struct sfc_json *j, const struct sfc_violation *v)
 	sfc_json_obj_end(j);
 }
 
-char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len)
+void sfc_audit_record_head(struct sfc_json *j_, const struct sfc_audit_info *a)
 {
-	const struct sfc_result *res = a->sb ? &a->sb->result : NULL;
-	struct sfc_json j;
 	_cleanup_free_ char *user = sfc_audit_user_name(getuid());
-	char *s;
-
+#define j (*j_)
 	sfc_json_init(&j);
 	sfc_json_obj_begin(&j);
 	sfc_json_key(&j, "timestamp");
@@ -451,6 +518,14 @@ char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len)
 		layers(&j, a->sb);
 	else
 		sfc_json_knull(&j, "layers");
+#undef j
+}
+
+char *sfc_audit_record_tail(struct sfc_json *j_, const struct sfc_audit_info *a, size_t *len)
+{
+	const struct sfc_result *res = a->sb ? &a->sb->result : NULL;
+	char *s;
+#define j (*j_)
 
 	sfc_json_key(&j, "resources");
 	if (res && res->ran) {
@@ -509,4 +584,13 @@ char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len)
 	if (len)
 		*len = n;
 	return s;
+#undef j
+}
+
+char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len)
+{
+	struct sfc_json j;
+
+	sfc_audit_record_head(&j, a);
+	return sfc_audit_record_tail(&j, a, len);
 }

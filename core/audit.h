@@ -49,6 +49,13 @@ int sfc_audit_check_grants(const struct sfc_audit_target *t, const struct sfc_sp
 void sfc_audit_protect(const struct sfc_audit_target *t, struct sfc_spec *spec);
 /* Append LINE (LEN bytes, ending in '\n') as one record. */
 int sfc_audit_append(const struct sfc_audit_target *t, const char *line, size_t len, struct sfc_error *e);
+/* The same through FD, the log opened ahead with sfc_audit_open() (or -1);
+ * FD is closed.  The lock is taken only for the write. */
+int sfc_audit_append_fd(const struct sfc_audit_target *t, int fd, const char *line, size_t len,
+			struct sfc_error *e);
+/* Open the log file for appending ahead of the record (no lock); -1 if
+ * the target is not a file or cannot be opened now. */
+int sfc_audit_open(const struct sfc_audit_target *t);
 /* Append to the log file PATH (the primitive under sfc_audit_append). */
 int sfc_audit_append_file(const char *path, const char *line, size_t len, struct sfc_error *e);
 
@@ -71,6 +78,12 @@ struct sfc_audit_info {
 };
 /* The record as one line ending in '\n'; returns a new string. */
 char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len);
+/* The same in two steps: what is known once the payload has started
+ * (who, what, config, layers) is written into J while it runs, the rest
+ * (resources, result, violations) after. */
+struct sfc_json;
+void sfc_audit_record_head(struct sfc_json *j, const struct sfc_audit_info *a);
+char *sfc_audit_record_tail(struct sfc_json *j, const struct sfc_audit_info *a, size_t *len);
 /* A new run id "r-" + 16 hex digits. */
 void sfc_audit_new_id(char buf[20]);
 /* The user name of UID from /etc/passwd (no NSS), or NULL. */

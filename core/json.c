@@ -24,7 +24,7 @@ static void reserve(struct sfc_json *j, size_t n)
 	if (j->len + n + 1 <= j->cap)
 		return;
 	while (j->len + n + 1 > j->cap)
-		j->cap = j->cap ? j->cap * 2 : 512;
+		j->cap = j->cap ? j->cap * 2 : 2048; /* an audit record in one allocation */
 	j->buf = sfc_xrealloc(j->buf, j->cap);
 }
 

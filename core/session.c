@@ -21,6 +21,7 @@ void sfc_session_init(struct sfc_session *s, const char *applet, struct sfc_sour
 	sfc_audit_new_id(s->id);
 	sfc_spec_init(&s->spec);
 	s->notify.sock[0] = s->notify.sock[1] = s->notify.listener = -1;
+	s->log_fd = -1;
 }
 
 /* The audit setting from flags or SEFACA_AUDIT_LOG alone: where a record
@@ -134,30 +135,9 @@ int sfc_session_prepare(struct sfc_session *s, struct sfc_error *e)
 	return 0;
 }
 
-int sfc_session_run(struct sfc_session *s, struct sfc_error *e)
+static void info(struct sfc_session *s, struct sfc_audit_info *a, int status, const char *error)
 {
-	int r;
-
-	if (ENABLE_FEATURE_REGISTRY && !s->sb.on_start) {
-		/* listed by sefaca-stats --live while it runs (core/registry.h) */
-		s->reg.applet = s->applet;
-		s->sb.on_start = sfc_registry_on_start;
-		s->sb.hook_data = &s->reg;
-	}
-	r = sfc_sandbox_run(&s->sb, e);
-	if (ENABLE_FEATURE_REGISTRY)
-		sfc_registry_remove(&s->reg);
-
-	s->ran = s->sb.result.ran;
-	if (s->sb.notify && s->ran && !s->notify.received && s->sb.layers.seccomp)
-		sfc_strv_push(&s->sb.layers.missing, "seccomp reports: no user notification here (Linux < 5.0, or "
-						     "inside another notifying sandbox); denials were not recorded");
-	return r;
-}
-
-int sfc_session_audit(struct sfc_session *s, int status, const char *error, int status_fd, struct sfc_error *e)
-{
-	struct sfc_audit_info a = {
+	*a = (struct sfc_audit_info){
 		.applet = s->applet,
 		.id = s->id,
 		.start = s->start,
@@ -173,16 +153,74 @@ int sfc_session_audit(struct sfc_session *s, int status, const char *error, int 
 		.nextra = s->has_blocked,
 		.learn = s->learn,
 	};
-	size_t len;
-	_cleanup_free_ char *line;
+}
+
+/* The payload has started: the applet's hook (the registry by default),
+ * then, while the payload runs on another CPU, the part of the record
+ * known by now and the log's descriptor, off the end of the run. */
+static void on_start(struct sfc_sandbox *sb, void *data)
+{
+	struct sfc_session *s = data;
+	struct sfc_audit_info a;
+
+	if (s->chained_start)
+		s->chained_start(sb, s->chained_data);
+	if (sb->notify && !s->notify.received)
+		sfc_strv_push(&sb->layers.missing, "seccomp reports: no user notification here (Linux < 5.0, or "
+						   "inside another notifying sandbox); denials were not recorded");
+	if (s->audit.kind == SFC_AUDIT_NONE)
+		return;
+	s->log_fd = sfc_audit_open(&s->audit);
+	info(s, &a, 0, NULL);
+	sfc_audit_record_head(&s->head, &a);
+	s->have_head = true;
+}
+
+int sfc_session_run(struct sfc_session *s, struct sfc_error *e)
+{
 	int r;
 
+	s->chained_start = s->sb.on_start;
+	s->chained_data = s->sb.hook_data;
+	if (ENABLE_FEATURE_REGISTRY && !s->chained_start) {
+		/* listed by sefaca-stats --live while it runs (core/registry.h) */
+		s->reg.applet = s->applet;
+		s->chained_start = sfc_registry_on_start;
+		s->chained_data = &s->reg;
+	}
+	s->sb.on_start = on_start;
+	s->sb.hook_data = s;
+	r = sfc_sandbox_run(&s->sb, e);
+	SFC_TRACE_POINT("s: run returned");
+	if (ENABLE_FEATURE_REGISTRY)
+		sfc_registry_remove(&s->reg);
+	SFC_TRACE_POINT("s: unregistered");
+	s->ran = s->sb.result.ran;
+	return r;
+}
+
+int sfc_session_audit(struct sfc_session *s, int status, const char *error, int status_fd, struct sfc_error *e)
+{
+	struct sfc_audit_info a;
+	size_t len;
+	_cleanup_free_ char *line = NULL;
+	int r, fd = s->log_fd;
+
+	if (s->audit.kind == SFC_AUDIT_NONE && status_fd < 0)
+		return 0;
 	SFC_TRACE_POINT("s: record");
-	line = sfc_audit_record(&a, &len);
+	info(s, &a, status, error);
+	if (s->have_head) {
+		line = sfc_audit_record_tail(&s->head, &a, &len);
+		s->have_head = false;
+	} else {
+		line = sfc_audit_record(&a, &len);
+	}
 	SFC_TRACE_POINT("s: append");
 	if (status_fd >= 0)
 		(void)sfc_write_full(status_fd, line, len);
-	r = sfc_audit_append(&s->audit, line, len, e);
+	s->log_fd = -1;
+	r = sfc_audit_append_fd(&s->audit, fd, line, len, e);
 	SFC_TRACE_POINT("s: appended");
 	return r;
 }
@@ -192,6 +230,10 @@ void sfc_session_free(struct sfc_session *s)
 	if (s->prepared || s->sb.spec)
 		sfc_sandbox_free(&s->sb);
 	sfc_notify_free(&s->notify);
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	if (s->have_head)
+		sfc_json_free(&s->head);
 	sfc_audit_target_free(&s->audit);
 	sfc_strv_clear(&s->sources);
 	sfc_spec_free(&s->spec);

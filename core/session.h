@@ -20,6 +20,7 @@
 
 #include "core/audit.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "core/notify.h"
 #include "core/registry.h"
 #include "core/sandbox.h"
@@ -45,6 +46,13 @@ struct sfc_session {
 	struct sfc_violation blocked;
 	bool has_blocked;
 	bool resolved, prepared, ran;
+	/* the record's head, built while the payload runs, and the log opened
+	 * then: the end of a run only finishes and writes it */
+	struct sfc_json head;
+	bool have_head;
+	int log_fd;
+	void (*chained_start)(struct sfc_sandbox *sb, void *data); /* the applet's own on_start */
+	void *chained_data;
 	char id[20];
 	struct timespec start;
 	double t0;
