@@ -124,8 +124,10 @@ GEN_HDRS += $(GEN)/seccomp_bpf.h
 endif
 $(GEN)/seccomp-gen: scripts/seccomp-gen.c | $(GEN)
 	$(HOSTCC) -O1 -o $@ $< $$($(PKG_CONFIG) --cflags --libs libseccomp)
-$(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen
-	$(GEN)/seccomp-gen > $@.tmp && mv $@.tmp $@
+# Without FEATURE_SECCOMP_REPORT only the errno variants are carried.
+SECCOMP_GEN_FLAGS := $(if $(filter y,$(CONFIG_FEATURE_SECCOMP_REPORT)),,--errno-only)
+$(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen $(KCONFIG_CONFIG)
+	$(GEN)/seccomp-gen $(SECCOMP_GEN_FLAGS) > $@.tmp && mv $@.tmp $@
 
 $(O)/obj/%.o: %.c $(GEN_HDRS)
 	@mkdir -p $(dir $@)
