@@ -41,7 +41,7 @@ CONFIG_TARGETS := defconfig tiny_defconfig allnoconfig allyesconfig alldefconfig
 KCONFIG_SRCS   := Kconfig core/Kconfig $(GEN)/probes.in $(GEN)/applets.in
 APPLET_FILES   := $(filter-out applets/main.c applets/common.c,$(wildcard applets/*.c))
 
-.PHONY: all check check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
+.PHONY: all check check-vm vm-bins check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
 all: $(O)/sefaca $(O)/bin/.stamp
 
 # ---- generated Kconfig inputs -------------------------------------------------
@@ -146,9 +146,12 @@ $(O)/bin/.stamp: $(O)/sefaca
 
 # ---- variants -----------------------------------------------------------------
 # Smallest static binary of the current .config (musl when available).
+# No unwind tables (C, no exceptions; -g builds keep them) and one
+# read-execute segment instead of page-aligned separate ones.
 static:
-	$(MAKE) O=$(O)/static STATIC=1 CFLAGS="-Os -ffunction-sections -fdata-sections" \
-		LDLIBS="-Wl,--gc-sections -s" all
+	$(MAKE) O=$(O)/static STATIC=1 \
+		CFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
+		LDLIBS="-Wl,--gc-sections -s -Wl,-z,noseparate-code -Wl,--build-id=none" all
 # ASan/UBSan need glibc.
 asan:
 	$(MAKE) O=$(O)/asan CC=gcc LIBC=glibc STATIC=0 \
@@ -175,6 +178,17 @@ $(O)/tests/unit/%: tests/unit/%.c $(CORE_OBJS)
 $(O)/tests/probes/%: tests/probes/%.c
 	@mkdir -p $(dir $@)
 	$(HOSTCC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra $(WERROR) -static -pthread -o $@ $<
+
+# The QEMU test (tests/vm/run): the cgroup v2 path, the static embedded
+# build in an initramfs, the fallback without user namespaces.
+VM_SRCS    := $(wildcard tests/vm/*.c)
+VM_BINS    := $(VM_SRCS:tests/vm/%.c=$(O)/tests/vm/%)
+vm-bins: $(VM_BINS) $(PROBE_BINS)
+$(O)/tests/vm/%: tests/vm/%.c $(CORE_OBJS) $(O)/obj/applets/common.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_OBJS) $(O)/obj/applets/common.o $(LIB_LIBS) $(LDLIBS) $(LDFLAGS)
+check-vm:
+	tests/vm/run
 
 # ---- install ------------------------------------------------------------------
 install: all

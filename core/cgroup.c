@@ -107,15 +107,20 @@ int sfc_cgroup_io_max_line(const char *item, char *out, size_t len, struct sfc_e
 	char dev[256], line[512];
 	const char *p = item + strspn(item, " \t");
 	size_t n = strcspn(p, " \t"), o;
-	unsigned maj, min, seen = 0;
-	char c;
+	unsigned maj = 0, min = 0, seen = 0;
+	char *end;
 
 	if (!n || n >= sizeof(dev))
 		return sfc_err(e, 0, "bad io_max '%s' (expected DEVICE KEY=VALUE..., e.g. '/dev/sda wbps=10m')", item);
 	memcpy(dev, p, n);
 	dev[n] = 0;
 	p += n;
-	if (sscanf(dev, "%u:%u%c", &maj, &min, &c) != 2) {
+	maj = isdigit((unsigned char)dev[0]) ? strtoul(dev, &end, 10) : 0;
+	if (isdigit((unsigned char)dev[0]) && *end == ':' && isdigit((unsigned char)end[1])) {
+		min = strtoul(end + 1, &end, 10);
+		if (*end)
+			return sfc_err(e, 0, "bad io_max device '%s' (expected MAJOR:MINOR or a /dev path)", dev);
+	} else {
 		struct stat st;
 		if (dev[0] != '/')
 			return sfc_err(e, 0, "bad io_max device '%s' (expected MAJOR:MINOR or a /dev path)", dev);
@@ -205,8 +210,9 @@ unsigned long long sfc_proc_starttime(pid_t pid)
 	p++;
 	for (int f = 3; f < 22 && p; f++)
 		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p, " %llu", &v) != 1)
+	if (!p || !isdigit((unsigned char)p[1]))
 		return 0;
+	v = strtoull(p + 1, NULL, 10);
 	return v;
 }
 
@@ -306,12 +312,19 @@ static int cgroup_mount(char *out, size_t len)
 	if ((n = sfc_read_file_at(AT_FDCWD, "/proc/self/mountinfo", buf, sizeof(buf))) <= 0)
 		return -ENOENT;
 	for (char *l = buf; l && *l;) {
-		char *nl = strchr(l, '\n'), root[256], mp[256];
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - cgroup2 ..." */
+		char *nl = strchr(l, '\n'), *f[5], *p = l;
+		int i;
 		if (nl)
 			*nl = 0;
-		if (strstr(l, " - cgroup2 ") && sscanf(l, "%*s %*s %*s %255s %255s", root, mp) == 2 && !strcmp(root, "/") &&
-		    !strchr(mp, '\\')) {
-			snprintf(out, len, "%s", mp);
+		for (i = 0; i < 5 && p; i++) {
+			f[i] = p;
+			if ((p = strchr(p, ' ')))
+				*p++ = 0;
+		}
+		if (i == 5 && p && strstr(p, " - cgroup2 ") && !strcmp(f[3], "/") && !strchr(f[4], '\\') &&
+		    strlen(f[4]) < len) {
+			snprintf(out, len, "%s", f[4]);
 			return 0;
 		}
 		l = nl ? nl + 1 : NULL;
@@ -653,6 +666,8 @@ int sfc_cgroup_reexec(struct sfc_cgroup *cg, struct sfc_error *e)
 	const char *base;
 	size_t first;
 
+	if (!ENABLE_FEATURE_CGROUP)
+		return sfc_err(e, ENOTSUP, "cgroup v2 support was compiled out of this build (FEATURE_CGROUP)");
 	if ((n = sfc_read_file_at(AT_FDCWD, "/proc/self/cmdline", cmd, sizeof(cmd))) <= 0 || n >= (ssize_t)sizeof(cmd) - 1)
 		return sfc_err(e, n < 0 ? (int)-n : E2BIG, "cgroup: read /proc/self/cmdline");
 	for (char *p = cmd; p < cmd + n; p += strlen(p) + 1)
@@ -852,13 +867,15 @@ int sfc_cgroup_attach(struct sfc_cgroup *cg, pid_t pid, struct sfc_error *e)
 {
 	char buf[32];
 
+	if (!ENABLE_FEATURE_CGROUP)
+		return sfc_err(e, ENOTSUP, "cgroup v2 support was compiled out of this build (FEATURE_CGROUP)");
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	return cgwrite(cg, cg->inner, "cgroup.procs", buf, e);
 }
 
 void sfc_cgroup_kill(struct sfc_cgroup *cg)
 {
-	if (cg->leaf)
+	if (ENABLE_FEATURE_CGROUP && cg->leaf)
 		write_at(cg->leaf, "cgroup.kill", "1");
 }
 
@@ -866,7 +883,7 @@ void sfc_cgroup_collect(struct sfc_cgroup *cg, const struct sfc_spec *s, struct 
 {
 	long long v;
 
-	if (!cg->leaf)
+	if (!ENABLE_FEATURE_CGROUP || !cg->leaf)
 		return;
 	res->usage_source = "cgroup";
 	if ((v = keyed(cg->leaf, "cpu.stat", "usage_usec")) >= 0)
@@ -923,6 +940,8 @@ int sfc_cgroup_destroy(struct sfc_cgroup *cg)
 {
 	int r = 0;
 
+	if (!ENABLE_FEATURE_CGROUP)
+		return 0;
 	if (cg->inner_fd >= 0) {
 		close(cg->inner_fd);
 		cg->inner_fd = -1;
