@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "autoconf.h"
+#include "core/cleanup.h"
 #include "core/parse.h"
 #include "core/sandbox.h"
 
@@ -422,6 +423,7 @@ no:
 	return -1;
 yes:
 	cg->self = self;
+	cg->mnt_len = strlen(mnt);
 	free(parent);
 	return 0;
 }
@@ -981,4 +983,33 @@ int sfc_cgroup_destroy(struct sfc_cgroup *cg)
 		cg->sup = NULL;
 	}
 	return r;
+}
+
+const char *sfc_cgroup_leaf_rel(const struct sfc_cgroup *cg)
+{
+	return cg->leaf && strlen(cg->leaf) > cg->mnt_len ? cg->leaf + cg->mnt_len : NULL;
+}
+
+/* sefaca-clean's hook (core/cleanup.h): leaves of runs whose supervisor
+ * died, by the naming scheme in core/cgroup.h. */
+int sfc_clean_cgroup_leaves(struct sfc_clean_report *rep, struct sfc_error *e)
+{
+	struct sfc_strv removed = { 0 };
+	int r;
+
+	if (!ENABLE_FEATURE_CGROUP) {
+		if (rep->note)
+			rep->note("cgroup", "cgroup leaves: not checked (cgroup support is compiled out: FEATURE_CGROUP)",
+				  rep->data);
+		return 0;
+	}
+	if ((r = sfc_cgroup_sweep(NULL, rep->dry_run, &removed, e)) < 0)
+		return r;
+	for (size_t i = 0; i < removed.n; i++) {
+		rep->items++;
+		if (rep->item)
+			rep->item("cgroup", removed.v[i], 0, rep->data);
+	}
+	sfc_strv_clear(&removed);
+	return 0;
 }

@@ -61,6 +61,7 @@ struct sfc_cgroup {
 	char *base;          /* where the leaf goes */
 	char *leaf, *inner, *sup;
 	int inner_fd;        /* inner, for CLONE_INTO_CGROUP */
+	size_t mnt_len;      /* length of the cgroup2 mount point prefix of the paths */
 	char why[320];       /* why there is no cgroup (notes, --explain) */
 };
 
@@ -86,6 +87,9 @@ void sfc_cgroup_kill(struct sfc_cgroup *cg);
 void sfc_cgroup_collect(struct sfc_cgroup *cg, const struct sfc_spec *s, struct sfc_result *res);
 /* Kill what is left, remove the leaf; returns -errno if it stays. */
 int sfc_cgroup_destroy(struct sfc_cgroup *cg);
+
+/* The leaf relative to the cgroup2 mount ("/u1000/sefaca-1-2-0"), or NULL. */
+const char *sfc_cgroup_leaf_rel(const struct sfc_cgroup *cg);
 
 /* Remove stale sefaca directories (see the naming scheme above) in DIR,
  * or, with DIR NULL, in the places this process would create leaves.
