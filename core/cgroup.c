@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "autoconf.h"
@@ -341,6 +342,25 @@ static bool alone_in(const char *dir)
 	return n > 0 && (pid_t)atoi(buf) == getpid() && strchr(buf, '\n') == buf + n - 1;
 }
 
+/* A cgroup named like a systemd unit is systemd's, and ours to use only if
+ * delegated (Delegate=yes): systemd marks those with the xattr
+ * trusted.delegate (system manager) or user.delegate (user manager) set to
+ * "1" (systemd.io/CGROUP_DELEGATION).  A scope we asked for ourselves is
+ * delegated whether or not this systemd marks it. */
+static bool systemd_unit(const char *dir)
+{
+	return sfc_str_has_suffix(dir, ".service") || sfc_str_has_suffix(dir, ".scope") ||
+	       sfc_str_has_suffix(dir, ".slice");
+}
+
+static bool delegated(const char *dir)
+{
+	char v[8];
+
+	return (getxattr(dir, "trusted.delegate", v, sizeof(v)) == 1 && v[0] == '1') ||
+	       (getxattr(dir, "user.delegate", v, sizeof(v)) == 1 && v[0] == '1');
+}
+
 static char *parent_of(const char *dir)
 {
 	char *p = sfc_xstrdup(dir), *s = strrchr(p, '/');
@@ -353,7 +373,7 @@ static char *parent_of(const char *dir)
  * controllers (REQUIRED, plus what of WANTED comes for free); else WHY. */
 static int find_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
 {
-	char text[4096], rel[4096], mnt[256], have[64], need[64];
+	char text[4096], rel[4096], mnt[256], need[64];
 	unsigned avail, sub;
 	bool v1 = false;
 	char *self = NULL, *parent = NULL;
@@ -393,7 +413,7 @@ static int find_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
 	}
 	/* 2. alone in a cgroup we own: move aside and use it */
 	if (writable(self, NULL) && writable(self, "cgroup.procs") && writable(self, "cgroup.subtree_control") &&
-	    alone_in(self)) {
+	    alone_in(self) && (!systemd_unit(self) || cg->in_scope || delegated(self))) {
 		cg->base = sfc_xstrdup(self);
 		cg->evacuate = true;
 		cg->controllers = required | (wanted & avail);
@@ -403,9 +423,9 @@ static int find_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
 	/* 3. our parent is ours and hands the controllers down */
 	if (strcmp(rel, "/")) {
 		parent = parent_of(self);
-		if (sfc_str_has_suffix(parent, ".slice")) {
-			snprintf(cg->why, sizeof(cg->why), "%s is a systemd slice and we are not alone in %s", parent,
-				 self);
+		if (systemd_unit(parent) && (sfc_str_has_suffix(parent, ".slice") || !delegated(parent))) {
+			snprintf(cg->why, sizeof(cg->why), "%s belongs to systemd (not delegated)%s", parent,
+				 alone_in(self) ? "" : " and we are not alone in our own cgroup");
 			goto no;
 		}
 		if (writable(parent, NULL) && writable(parent, "cgroup.procs")) {
@@ -414,7 +434,6 @@ static int find_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
 			goto yes;
 		}
 	}
-	sfc_cgroup_format_controllers(avail, "", have, sizeof(have));
 	snprintf(cg->why, sizeof(cg->why), "no writable delegated cgroup v2 subtree (%s%s is not ours%s)", self,
 		 strcmp(rel, "/") ? " and its parent" : "", strcmp(rel, "/") ? " either" : "");
 no:

@@ -21,6 +21,7 @@
  *                           filter would), to exercise the fallback
  *   cgprobe unixsock PATH   create a listening unix socket at PATH and
  *                           sleep (a stand-in for systemd's private socket)
+ *   cgprobe setxattr PATH NAME VALUE   (as systemd marks delegated cgroups)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,6 +44,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,6 +287,13 @@ int main(int argc, char **argv)
 		return noclone3(argv + 2);
 	if (argc >= 3 && !strcmp(argv[1], "unixsock"))
 		return unixsock(argv[2]);
-	fprintf(stderr, "usage: cgprobe hog|alloc|forkbomb|spin|children|escape|noclone3|unixsock ARG\n");
+	if (argc >= 5 && !strcmp(argv[1], "setxattr")) {
+		if (setxattr(argv[2], argv[3], argv[4], strlen(argv[4]), 0) < 0) {
+			perror("setxattr");
+			return 1;
+		}
+		return 0;
+	}
+	fprintf(stderr, "usage: cgprobe hog|alloc|forkbomb|spin|children|escape|noclone3|unixsock|setxattr ARG\n");
 	return 2;
 }
