@@ -3,8 +3,9 @@
  * helper outside).  Each subcommand prints what happened on stdout.
  *
  *   cgprobe hog MIB         allocate and touch MIB MiB, 1 MiB at a time;
- *                           prints "allocated N" every 16 MiB, "done N"
- *   cgprobe alloc MIB       the same, then exit 0 (for usage figures)
+ *                           prints "allocated N" every 16 MiB, "done N";
+ *                           exit 3 if malloc fails (an rlimit), else 0
+ *   cgprobe alloc MIB       the same (named for usage-figure tests)
  *   cgprobe forkbomb SECS   fork children that sleep until SECS pass;
  *                           prints "forked N first-error ERRNO"
  *   cgprobe spin SECS       burn CPU for SECS seconds of wall time; prints
@@ -59,7 +60,7 @@ static double now(clockid_t c)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int hog(long mib, int exit_after)
+static int hog(long mib)
 {
 	long n;
 
@@ -75,7 +76,7 @@ static int hog(long mib, int exit_after)
 			printf("allocated %ld\n", n + 1);
 	}
 	printf("done %ld\n", n);
-	return exit_after ? 0 : 0;
+	return 0;
 }
 
 static int forkbomb(int secs)
@@ -272,9 +273,9 @@ static int unixsock(const char *path)
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "hog"))
-		return hog(atol(argv[2]), 0);
+		return hog(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "alloc"))
-		return hog(atol(argv[2]), 1);
+		return hog(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "forkbomb"))
 		return forkbomb(atoi(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "spin"))
