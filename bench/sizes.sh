@@ -67,6 +67,39 @@ if [ -z "$fj" ]; then
 fi
 [ -n "$fj" ] && row "firejail (Debian package, dynamic, main binary only)" "$fj"
 
+# Where the tiny build's bytes go: a linker map of the same build.
+o=$out/tiny-map
+mkdir -p "$o"
+cp "$out/tiny-static/.config" "$o/.config"
+make -s -j2 O="$o" KCONFIG_CONFIG="$o/.config" STATIC=1 \
+	CFLAGS="$(make -s -f Makefile -p 2>/dev/null | sed -n 's/^STATIC_OPT := //p' | head -1) -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-pie" \
+	LDLIBS="-no-pie -Wl,--gc-sections -s -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none -Wl,-Map,$o/map.txt" all >/dev/null
+breakdown=$(python3 - "$o/map.txt" <<'PY'
+import collections, re, sys
+m = open(sys.argv[1]).read()
+m = m[m.index("Linker script and memory map"):]
+sizes, sec = collections.Counter(), ""
+for line in m.splitlines():
+    s = re.match(r"^ (\.[\w.]+)", line)
+    if s:
+        sec = s.group(1)
+    mm = re.match(r"^\s+(\.[\w.]+)?\s*0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+\.(?:o|a)\S*)", line)
+    if not mm:
+        continue
+    name = mm.group(1) or sec
+    if name.startswith((".bss", ".tbss", ".comment")) or "eh_frame" in name:
+        continue
+    obj = re.sub(r".*/", "", mm.group(3))
+    obj = "libc: " + re.sub(r"libc\.a\((.*)\.lo\)", r"\1", obj) if obj.startswith("libc.a") else obj
+    sizes[obj] += int(mm.group(2), 16)
+libc = sum(v for k, v in sizes.items() if k.startswith("libc: "))
+own = [(k, v) for k, v in sizes.items() if not k.startswith("libc: ")]
+own.sort(key=lambda kv: -kv[1])
+print(", ".join("%s %.1f" % (k, v / 1024) for k, v in own[:14]) + "; musl libc %.1f (printf alone %.1f)" % (
+    libc / 1024, sizes.get("libc: vfprintf", 0) / 1024))
+PY
+)
+
 {
 	echo "## Binary sizes"
 	echo
@@ -78,5 +111,7 @@ fi
 	echo "| binary | bytes | KiB | notes |"
 	echo "|---|---|---|---|"
 	printf '%s\n' "${rows[@]}"
+	echo
+	echo "Where the tiny build's bytes go (KiB of code and data, from the linker map): $breakdown."
 } >bench/RESULTS-sizes.md
 cat bench/RESULTS-sizes.md

@@ -541,6 +541,11 @@ int sfc_cgroup_plan(struct sfc_cgroup *cg, const struct sfc_spec *s, struct sfc_
 	char size[32], why[320], lostn[64];
 	int r;
 
+	bool in_scope = cg->in_scope;
+
+	/* planned again (user namespaces failed only at clone time): afresh */
+	sfc_cgroup_free(cg);
+	cg->in_scope = in_scope;
 	if (getenv(SFC_CGROUP_SCOPE_ENV)) {
 		cg->in_scope = true;
 		unsetenv(SFC_CGROUP_SCOPE_ENV); /* not the payload's */
@@ -1031,4 +1036,44 @@ int sfc_clean_cgroup_leaves(struct sfc_clean_report *rep, struct sfc_error *e)
 	}
 	sfc_strv_clear(&removed);
 	return 0;
+}
+
+int sfc_cgroup_check(char *detail, size_t dlen, char *fix, size_t flen)
+{
+	struct sfc_cgroup cg;
+	char ctl[64], sd[256];
+	int st;
+
+	fix[0] = 0;
+	if (!ENABLE_FEATURE_CGROUP) {
+		snprintf(detail, dlen, "cgroup v2 support is compiled out of this build (FEATURE_CGROUP): limits are rlimits");
+		snprintf(fix, flen, "build sefaca with FEATURE_CGROUP");
+		return 2;
+	}
+	sfc_cgroup_init(&cg);
+	if (find_base(&cg, SFC_CG_MEMORY | SFC_CG_PIDS | SFC_CG_CPU, SFC_CG_IO) == 0) {
+		sfc_cgroup_format_controllers(cg.controllers, "", ctl, sizeof(ctl));
+		snprintf(detail, dlen, "a cgroup per sandbox in %s (%s)%s", cg.base, ctl,
+			 cg.evacuate ? "; sefaca steps aside into a child of its own cgroup" : "");
+		st = 0;
+	} else if (sfc_cgroup_free(&cg), find_base(&cg, SFC_CG_MEMORY | SFC_CG_PIDS, 0) == 0) {
+		snprintf(detail, dlen, "a cgroup per sandbox in %s, without the cpu controller: --cpu is not enforced",
+			 cg.base);
+		snprintf(fix, flen, "delegate the cpu controller too (systemd: Delegate=yes or Delegate=cpu memory pids)");
+		st = 1;
+	} else if (systemd_user_manager(sd, sizeof(sd))) {
+		snprintf(detail, dlen, "%s; a run that asks for a limit re-executes in a delegated scope of the systemd "
+				       "user manager (tens of milliseconds)", cg.why);
+		snprintf(fix, flen, "start from a delegated cgroup to save the re-execution: systemd-run --user --scope "
+				    "-p Delegate=yes $SHELL");
+		st = 1;
+	} else {
+		snprintf(detail, dlen, "%s; %s: limits are rlimits (no --cpu, --io-*, tmpfs memory)", cg.why, sd);
+		snprintf(fix, flen, "run under a delegated scope (systemd-run --user --scope -p Delegate=yes ...), or "
+				    "delegate a cgroup v2 subtree to your user: chown the directory, cgroup.procs, "
+				    "cgroup.subtree_control, cgroup.threads");
+		st = 2;
+	}
+	sfc_cgroup_free(&cg);
+	return st;
 }

@@ -88,6 +88,11 @@ void sfc_cgroup_collect(struct sfc_cgroup *cg, const struct sfc_spec *s, struct 
 /* Kill what is left, remove the leaf; returns -errno if it stays. */
 int sfc_cgroup_destroy(struct sfc_cgroup *cg);
 
+/* For `sefaca check`: would a run asking for memory, pids and cpu limits
+ * get a cgroup leaf here (read-only: nothing is written)?  Returns 0 yes,
+ * 1 partly, 2 no; DETAIL says where or why, FIX how to get it. */
+int sfc_cgroup_check(char *detail, size_t dlen, char *fix, size_t flen);
+
 /* The leaf relative to the cgroup2 mount ("/u1000/sefaca-1-2-0"), or NULL. */
 const char *sfc_cgroup_leaf_rel(const struct sfc_cgroup *cg);
 

@@ -619,11 +619,11 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	pid_t pid;
 	ssize_t n;
 
+	if (sb->cg.reexec)
+		return sfc_cgroup_reexec(&sb->cg, e); /* returns only if it failed */
 	if (sb->layers.fallback)
 		return sfc_fallback_run(sb, e);
 	res->status = 125;
-	if (sb->cg.reexec)
-		return sfc_cgroup_reexec(&sb->cg, e); /* returns only if it failed */
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return sfc_err(e, errno, "mmap");
