@@ -5,7 +5,7 @@
 #   bench/sizes.sh            (builds under build/sizes/)
 #
 # sefaca: tiny_defconfig static (the embedded build: sefaca-run only),
-# defconfig and allyesconfig, each static with musl (`make static`: -Os,
+# defconfig and allyesconfig, each static with musl (`make static`: -Oz,
 # --gc-sections, stripped) and dynamic with glibc (CC=gcc, default -O2,
 # stripped).  Others: the installed binaries (stripped by Debian), and
 # firejail's from its Debian package when it is not installed
@@ -104,7 +104,7 @@ PY
 	echo "## Binary sizes"
 	echo
 	echo "Written by bench/sizes.sh on $(uname -m), $(musl-gcc --version 2>/dev/null | head -1 || true) / $(gcc --version | head -1)."
-	echo "Static builds: \`make static\` (musl, -Os, --gc-sections, no unwind tables, stripped);"
+	echo "Static builds: \`make static\` (musl, -Oz, --gc-sections, no unwind tables, position-dependent, stripped);"
 	echo "dynamic builds: \`make CC=gcc\` (-O2), stripped. Targets: tiny static < 128 KiB (131072 bytes);"
 	echo "the full build under crun's size."
 	echo
