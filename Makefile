@@ -42,7 +42,7 @@ CONFIG_TARGETS := defconfig tiny_defconfig allnoconfig allyesconfig alldefconfig
 KCONFIG_SRCS   := Kconfig core/Kconfig $(GEN)/probes.in $(GEN)/applets.in
 APPLET_FILES   := $(filter-out applets/main.c applets/common.c,$(wildcard applets/*.c))
 
-.PHONY: all check check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
+.PHONY: all check check-vm vm-bins check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
 all: $(O)/sefaca $(O)/bin/.stamp
 
 # ---- generated Kconfig inputs -------------------------------------------------
@@ -125,8 +125,10 @@ GEN_HDRS += $(GEN)/seccomp_bpf.h
 endif
 $(GEN)/seccomp-gen: scripts/seccomp-gen.c | $(GEN)
 	$(HOSTCC) -O1 -o $@ $< $$($(PKG_CONFIG) --cflags --libs libseccomp)
-$(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen
-	$(GEN)/seccomp-gen > $@.tmp && mv $@.tmp $@
+# Without FEATURE_SECCOMP_REPORT only the errno variants are carried.
+SECCOMP_GEN_FLAGS := $(if $(filter y,$(CONFIG_FEATURE_SECCOMP_REPORT)),,--errno-only)
+$(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen $(KCONFIG_CONFIG)
+	$(GEN)/seccomp-gen $(SECCOMP_GEN_FLAGS) > $@.tmp && mv $@.tmp $@
 
 $(O)/obj/%.o: %.c $(GEN_HDRS)
 	@mkdir -p $(dir $@)
@@ -145,9 +147,16 @@ $(O)/bin/.stamp: $(O)/sefaca
 
 # ---- variants -----------------------------------------------------------------
 # Smallest static binary of the current .config (musl when available).
+# -Oz where the compiler has it (GCC 12+, clang); no unwind tables (C, no
+# exceptions; -g builds keep them); position-dependent code, as the static
+# binary is loaded at a fixed address anyway; one read-execute segment
+# instead of page-aligned separate ones, and no RELRO segment (a static musl
+# binary has no dynamic relocations for it to protect).
+STATIC_OPT := $(shell $(CC) -Oz -x c -c -o /dev/null /dev/null 2>/dev/null && echo -Oz || echo -Os)
 static:
-	$(MAKE) O=$(O)/static STATIC=1 CFLAGS="-Os -ffunction-sections -fdata-sections" \
-		LDLIBS="-Wl,--gc-sections -s" all
+	$(MAKE) O=$(O)/static STATIC=1 \
+		CFLAGS="$(STATIC_OPT) -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-pie" \
+		LDLIBS="-no-pie -Wl,--gc-sections -s -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none" all
 # ASan/UBSan need glibc.
 asan:
 	$(MAKE) O=$(O)/asan CC=gcc LIBC=glibc STATIC=0 \
@@ -174,6 +183,17 @@ $(O)/tests/unit/%: tests/unit/%.c $(CORE_OBJS)
 $(O)/tests/probes/%: tests/probes/%.c
 	@mkdir -p $(dir $@)
 	$(HOSTCC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra $(WERROR) -static -pthread -o $@ $<
+
+# The QEMU test (tests/vm/run): the cgroup v2 path, the static embedded
+# build in an initramfs, the fallback without user namespaces.
+VM_SRCS    := $(wildcard tests/vm/*.c)
+VM_BINS    := $(VM_SRCS:tests/vm/%.c=$(O)/tests/vm/%)
+vm-bins: $(VM_BINS) $(PROBE_BINS)
+$(O)/tests/vm/%: tests/vm/%.c $(CORE_OBJS) $(O)/obj/applets/common.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_OBJS) $(O)/obj/applets/common.o $(LIB_LIBS) $(LDLIBS) $(LDFLAGS)
+check-vm:
+	tests/vm/run
 
 # ---- fuzzing (libFuzzer, clang) ------------------------------------------------
 # make fuzz [FUZZ_TIME=30]: builds the core with clang, ASan and UBSan in

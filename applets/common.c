@@ -73,7 +73,8 @@ void sfc_usage_error(const char *fmt, ...)
 static bool is_boolean_key(int k)
 {
 	return k == SFC_K_ENV_CLEAR || k == SFC_K_ENV_FILTER || k == SFC_K_ALLOW_NESTED || k == SFC_K_BEST_EFFORT ||
-	       k == SFC_K_HIDE_SECRETS || k == SFC_K_READ_ONLY_ROOT || k == SFC_K_AUDIT_REQUIRED;
+	       k == SFC_K_HIDE_SECRETS || k == SFC_K_READ_ONLY_ROOT || k == SFC_K_AUDIT_REQUIRED ||
+	       k == SFC_K_REQUIRE_LIMITS;
 }
 
 static bool is_network_value(const char *v)

@@ -41,6 +41,11 @@
 //usage:  --workdir=DIR               start in DIR (default: the current directory)
 //usage:Limits:
 //usage:  --memory=SIZE  --pids=N  --nofile=N  --fsize=SIZE  (k/m/g suffixes)
+//usage:  --cpu=CPUS  --memory-swap=SIZE|0|max  --io-weight=N  --io-max='DEV wbps=SIZE...'
+//usage:        cgroup v2 where a delegated subtree exists (exit 137 when the
+//usage:        memory limit kills), else rlimits, with a note for what they
+//usage:        cannot express
+//usage:  --cgroup=auto|systemd|none  --require-limits (fail rather than not enforce)
 //usage:  --timeout=DURATION          seconds, or 90s, 5m, 1h; exit 124 when hit
 //usage:  --kill-grace=DURATION       SIGTERM to SIGKILL delay on timeout (2s)
 //usage:Environment:

@@ -458,11 +458,16 @@ static void layers(struct sfc_json *j, const struct sfc_sandbox *sb)
 	sfc_json_kbool(j, "caps_dropped", l->caps_dropped);
 	sfc_json_kbool(j, "no_new_privs", l->no_new_privs);
 	sfc_json_key(j, "cgroup");
-	if (l->limits && !strcmp(l->limits, "cgroup"))
-		sfc_json_str(j, "v2");
+	if (l->cgroup && strcmp(l->cgroup, "none"))
+		sfc_json_str(j, l->cgroup);
 	else
 		sfc_json_null(j);
 	sfc_json_kstr(j, "limits", l->limits);
+	sfc_json_key(j, "limits_detail");
+	sfc_json_arr_begin(j);
+	for (size_t i = 0; i < l->limits_detail.n; i++)
+		sfc_json_str(j, l->limits_detail.v[i]);
+	sfc_json_arr_end(j);
 	sfc_json_key(j, "missing");
 	sfc_json_arr_begin(j);
 	for (size_t i = 0; i < l->missing.n; i++)

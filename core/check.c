@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "autoconf.h"
+#include "core/cgroup.h"
 #include "core/fallback.h"
 #include "core/landlock.h"
 #include "core/sandbox.h"
@@ -64,7 +65,11 @@ static void check_kernel(struct sfc_check *c)
 	struct sfc_check_item *it;
 
 	uname(&u);
-	sscanf(u.release, "%d.%d", &maj, &min);
+	{
+		char *end;
+		maj = (int)strtol(u.release, &end, 10);
+		min = *end == '.' ? (int)strtol(end + 1, NULL, 10) : 0;
+	}
 	if (maj > 5 || (maj == 5 && min >= 12)) {
 		it = add(c, "kernel", SFC_CHECK_OK);
 		snprintf(it->detail, sizeof(it->detail), "Linux %s (the new mount API and mount_setattr: 5.12+)",
@@ -250,56 +255,13 @@ static bool check_seccomp(struct sfc_check *c)
  * manage (the limits issue's delegation rules, read-only here). */
 static void check_cgroup(struct sfc_check *c)
 {
-	char line[1024], mnt[512] = "", rel[512] = "", path[1100], buf[256];
-	FILE *f;
-	struct sfc_check_item *it;
-	struct stat st;
+	/* the same decision a run makes (core/cgroup.c), without writing */
+	char detail[sizeof(c->items[0].detail)], fix[sizeof(c->items[0].fix)];
+	int st = sfc_cgroup_check(detail, sizeof(detail), fix, sizeof(fix));
+	struct sfc_check_item *it = add(c, "cgroup v2", st == 0 ? SFC_CHECK_OK : st == 1 ? SFC_CHECK_PARTIAL : SFC_CHECK_MISSING);
 
-	if ((f = fopen("/proc/self/mountinfo", "re"))) {
-		while (fgets(line, sizeof(line), f)) {
-			char *sep = strstr(line, " - "), mp[512];
-			if (sep && !strncmp(sep, " - cgroup2 ", 11) && sscanf(line, "%*s %*s %*s %*s %511s", mp) == 1) {
-				snprintf(mnt, sizeof(mnt), "%s", mp);
-				break;
-			}
-		}
-		fclose(f);
-	}
-	if ((f = fopen("/proc/self/cgroup", "re"))) {
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "0::", 3)) {
-				line[strcspn(line, "\n")] = 0;
-				snprintf(rel, sizeof(rel), "%s", line + 3);
-			}
-		fclose(f);
-	}
-	if (!mnt[0]) {
-		it = add(c, "cgroup v2", SFC_CHECK_MISSING);
-		snprintf(it->detail, sizeof(it->detail), "no cgroup2 hierarchy mounted (cgroup v1 only): limits are "
-							 "rlimits, no --cpu");
-		snprintf(it->fix, sizeof(it->fix), "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2), then "
-						   "run under a delegated scope: systemd-run --user --scope -p "
-						   "Delegate=yes ...");
-		return;
-	}
-	snprintf(path, sizeof(path), "%s%s", mnt, strcmp(rel, "/") ? rel : "");
-	if (stat(path, &st) == 0 && st.st_uid == getuid() && access(path, W_OK) == 0) {
-		char ctl[1200];
-		snprintf(ctl, sizeof(ctl), "%s/cgroup.controllers", path);
-		if (sfc_read_file_at(AT_FDCWD, ctl, buf, sizeof(buf)) < 0)
-			buf[0] = 0;
-		buf[strcspn(buf, "\n")] = 0;
-		it = add(c, "cgroup v2", strstr(buf, "memory") && strstr(buf, "pids") ? SFC_CHECK_OK : SFC_CHECK_PARTIAL);
-		snprintf(it->detail, sizeof(it->detail), "delegated: %s (controllers: %s)", path, buf[0] ? buf : "none");
-		if (it->status != SFC_CHECK_OK)
-			snprintf(it->fix, sizeof(it->fix), "delegate the memory and pids controllers to your scope "
-							   "(systemd: Delegate=yes)");
-		return;
-	}
-	it = add(c, "cgroup v2", SFC_CHECK_MISSING);
-	snprintf(it->detail, sizeof(it->detail), "cgroup2 at %s, but %s is not delegated to you", mnt, path);
-	snprintf(it->fix, sizeof(it->fix), "run under a delegated scope: systemd-run --user --scope -p Delegate=yes "
-					   "sefaca-run ...");
+	snprintf(it->detail, sizeof(it->detail), "%s", detail);
+	snprintf(it->fix, sizeof(it->fix), "%s", fix);
 }
 
 static void check_tool(struct sfc_check *c, const char *layer, const char *name, const char *pkg, const char *use)

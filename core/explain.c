@@ -80,6 +80,7 @@ static const struct sfc_list *key_list(const struct sfc_spec *s, enum sfc_key k)
 	case SFC_K_VOLUMES: return &s->volumes;
 	case SFC_K_ALLOWED_IMAGES: return &s->allowed_images;
 	case SFC_K_ALLOW_HOSTS: return &s->allow_hosts;
+	case SFC_K_IO_MAX: return &s->io_max;
 	default: return NULL;
 	}
 }
@@ -216,8 +217,10 @@ char *sfc_explain_text(const struct sfc_explain *x)
 			outf(&o, "  %-22s no (not offered by this kernel)\n", "landlock");
 		outf(&o, "  %-22s %s\n", "capabilities", l->caps_dropped ? "all sets emptied" : "kept");
 		outf(&o, "  %-22s %s\n", "no_new_privs", l->no_new_privs ? "yes" : "no");
-		outf(&o, "  %-22s %s%s\n", "limits", l->limits ? l->limits : "none",
-		     k.cgroup2 ? "" : " (no cgroup v2 here)");
+		outf(&o, "  %-22s %s (cgroup: %s)\n", "limits", l->limits ? l->limits : "none",
+		     l->cgroup ? l->cgroup : k.cgroup2 ? "v2 mounted, not used" : "no cgroup v2 here");
+		for (size_t i = 0; i < l->limits_detail.n; i++)
+			outf(&o, "  %-22s %s\n", "", l->limits_detail.v[i]);
 		for (size_t i = 0; i < l->missing.n; i++)
 			outf(&o, "  %-22s %s\n", i ? "" : "missing", l->missing.v[i]);
 
@@ -375,6 +378,12 @@ char *sfc_explain_json(const struct sfc_explain *x)
 		sfc_json_kbool(&j, "caps_dropped", l->caps_dropped);
 		sfc_json_kbool(&j, "no_new_privs", l->no_new_privs);
 		sfc_json_kstr(&j, "limits", l->limits);
+		sfc_json_kstr(&j, "cgroup", l->cgroup);
+		sfc_json_key(&j, "limits_detail");
+		sfc_json_arr_begin(&j);
+		for (size_t i = 0; i < l->limits_detail.n; i++)
+			sfc_json_str(&j, l->limits_detail.v[i]);
+		sfc_json_arr_end(&j);
 		sfc_json_key(&j, "missing");
 		sfc_json_arr_begin(&j);
 		for (size_t i = 0; i < l->missing.n; i++)

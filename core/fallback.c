@@ -177,6 +177,7 @@ int sfc_fallback_prepare(struct sfc_sandbox *sb, int err, struct sfc_error *e)
 	sfc_mount_plan_free(&sb->plan);
 	sfc_strv_clear(&sb->env);
 	sfc_strv_clear(&l->missing);
+	sfc_strv_clear(&l->limits_detail);
 	memset(l, 0, sizeof(*l));
 
 	/* What only namespaces can give fails closed even with --best-effort:
@@ -190,8 +191,6 @@ int sfc_fallback_prepare(struct sfc_sandbox *sb, int err, struct sfc_error *e)
 	if (s->hostname)
 		return sfc_err(e, 0, "--hostname needs a UTS namespace, and user namespaces are unavailable here: %s",
 			       why);
-	if (s->cpu_milli)
-		return sfc_err(e, ENOTSUP, "--cpu needs cgroup v2 limits, which this build does not have");
 
 	if ((r = sfc_mount_plan_for_run(s, false, &sb->plan, e)) < 0)
 		return r;
@@ -203,7 +202,9 @@ int sfc_fallback_prepare(struct sfc_sandbox *sb, int err, struct sfc_error *e)
 	l->fallback = true;
 	l->no_new_privs = true;
 	l->caps_dropped = true;
-	l->limits = (s->memory || s->pids || s->nofile || s->fsize) ? "rlimit" : "none";
+	/* cgroup v2 limits need no namespace (core/cgroup.c); else rlimits */
+	if ((r = sfc_cgroup_plan(&sb->cg, s, l, &sb->plan.notes, e)) < 0)
+		return r;
 	if (sfc_seccomp_compiled()) {
 		l->seccomp = true;
 	} else if (s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_BUILTIN &&
@@ -342,6 +343,11 @@ static void child_main(struct sfc_sandbox *sb, int syncw, pid_t parent, const si
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(125);
+	/* into the sandbox's cgroup leaf, if it has one, before anything of
+	 * the payload runs (no cgroup namespace without a user namespace:
+	 * Landlock keeps the payload from writing to cgroupfs) */
+	if (sb->cg.active && sfc_cgroup_attach(&sb->cg, 0, &e) < 0)
+		goto fail;
 	sigprocmask(SIG_SETMASK, orig, NULL);
 	if (chdir(sb->plan.workdir) < 0) {
 		sfc_err(&e, errno, "working directory %s", sb->plan.workdir);
@@ -372,7 +378,7 @@ static void child_main(struct sfc_sandbox *sb, int syncw, pid_t parent, const si
 	if (r < 0)
 		goto fail;
 	/* last before seccomp: what ran above may still allocate */
-	if (sfc_limits_apply_rlimits(s, &e) < 0)
+	if (sfc_limits_apply(s, sb->cg.cgroup_limits, &e) < 0)
 		goto fail;
 	if (sb->layers.seccomp && (sb->notify ? sfc_notify_install(sb->notify, &e)
 					      : sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e)) < 0)
@@ -571,6 +577,11 @@ int sfc_fallback_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		r = sfc_err(e, errno, "PR_SET_CHILD_SUBREAPER");
 		goto out;
 	}
+	if (sb->cg.active) {
+		if ((r = sfc_cgroup_create(&sb->cg, s, e)) < 0)
+			goto out;
+		sb->layers.cgroup_path = sb->cg.leaf;
+	}
 	getrusage(RUSAGE_CHILDREN, &before);
 	pid = fork();
 	if (pid < 0) {
@@ -628,6 +639,7 @@ int sfc_fallback_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		if (pr == 0) {
 			if (kill_at) {
 				signal_descendants(SIGKILL);
+				sfc_cgroup_kill(&sb->cg);
 				kill_at = 0;
 			} else if (deadline) {
 				/* the whole tree, stopped members woken to hear it */
@@ -690,8 +702,14 @@ int sfc_fallback_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	res->cpu_time = tv(&res->ru.ru_utime) + tv(&res->ru.ru_stime);
 	res->mem_peak = (uint64_t)after.ru_maxrss * 1024;
 	res->usage_source = "rusage";
+	if (sb->cg.leaf)
+		sfc_cgroup_collect(&sb->cg, s, res);
 	r = 0;
 out:
+	if (sb->cg.leaf || sb->cg.sup) {
+		sfc_cgroup_destroy(&sb->cg);
+		sb->layers.cgroup_path = NULL;
+	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	if (sfd >= 0)
 		close(sfd);

@@ -94,7 +94,7 @@ uint32_t sfc_notify_bpf_run(const struct sock_filter *f, unsigned len, const voi
 	return SECCOMP_RET_KILL_PROCESS;
 }
 
-#if ENABLE_FEATURE_SECCOMP_NOTIFY
+#if ENABLE_FEATURE_SECCOMP_REPORT
 
 int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, struct sfc_error *e)
 {
@@ -380,7 +380,7 @@ void sfc_notify_handle(struct sfc_notify *n, short revents, struct sfc_result *r
 	(void)ioctl(n->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
-#else /* !ENABLE_FEATURE_SECCOMP_NOTIFY: no reports; --learn fails closed */
+#else /* !ENABLE_FEATURE_SECCOMP_REPORT: no reports; --learn fails closed */
 
 int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, struct sfc_error *e)
 {
@@ -388,9 +388,9 @@ int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, s
 	n->sock[0] = n->sock[1] = n->listener = -1;
 	if (learn)
 		return sfc_err(e, ENOTSUP, "--learn needs seccomp user notification, which was compiled out of this "
-					   "build (FEATURE_SECCOMP_NOTIFY)");
+					   "build (FEATURE_SECCOMP_REPORT)");
 	if (sb->layers.seccomp)
-		sfc_strv_push(&sb->layers.missing, "seccomp reports: compiled out (FEATURE_SECCOMP_NOTIFY); denials "
+		sfc_strv_push(&sb->layers.missing, "seccomp reports: compiled out (FEATURE_SECCOMP_REPORT); denials "
 						   "are not recorded");
 	return 0;
 }

@@ -64,6 +64,7 @@ void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec)
 	memset(sb, 0, sizeof(*sb));
 	sb->spec = spec;
 	sb->result.exit_code = -1;
+	sfc_cgroup_init(&sb->cg);
 }
 
 void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
@@ -121,6 +122,8 @@ void sfc_sandbox_free(struct sfc_sandbox *sb)
 	sfc_mount_plan_free(&sb->plan);
 	sfc_strv_clear(&sb->env);
 	sfc_strv_clear(&sb->layers.missing);
+	sfc_strv_clear(&sb->layers.limits_detail);
+	sfc_cgroup_free(&sb->cg);
 	if (sb->argv && sb->argv != sb->spec->argv)
 		free(sb->argv);
 }
@@ -184,10 +187,9 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	} else {
 		sfc_strv_push(&l->missing, "seccomp: compiled out of this build");
 	}
-	l->limits = (s->memory || s->pids || s->nofile || s->fsize) ? "rlimit" : "none";
-	if (s->cpu_milli)
-		return sfc_err(e, ENOTSUP, "--cpu needs cgroup v2 limits, which this build does not have "
-					   "(rlimits cannot express a CPU share)");
+	/* cgroup v2 where a delegated subtree exists, else rlimits, and say so */
+	if ((r = sfc_cgroup_plan(&sb->cg, s, l, &sb->plan.notes, e)) < 0)
+		return r;
 
 	if ((r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
 		return r;
@@ -382,7 +384,7 @@ static int payload_main(void *arg)
 	struct sfc_error e = { 0 };
 
 	SFC_TRACE_POINT("p: start");
-	if (sfc_limits_apply_rlimits(s, &e) < 0)
+	if (sfc_limits_apply(s, sb->cg.cgroup_limits, &e) < 0)
 		goto fail;
 	sigprocmask(SIG_SETMASK, c->orig, NULL);
 	if (chdir(sb->plan.workdir) < 0) {
@@ -493,9 +495,25 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 	/* Die with the supervisor (SECURITY.md 30); and if it is already gone,
 	 * do not start. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (poll(&pf, 1, 0) != 0)
+	if (sb->cg.attach_by_pid) {
+		/* no clone3: wait until the supervisor has moved us into the leaf */
+		char go;
+		if (read(holdr, &go, 1) != 1)
+			_exit(125);
+	} else if (poll(&pf, 1, 0) != 0) {
 		_exit(125);
+	}
 	close(holdr);
+	/* In a leaf of its own, the sandbox's cgroup namespace is rooted at it:
+	 * /proc/self/cgroup shows "/" and a cgroupfs mounted inside (nested
+	 * namespaces) shows nothing above it (SECURITY.md 9).  clone3 with
+	 * CLONE_INTO_CGROUP|CLONE_NEWCGROUP does this already; after a move by
+	 * pid it is needed, and it is cheap. */
+	if (sb->cg.active && unshare(CLONE_NEWCGROUP) < 0) {
+		sfc_err(&e, errno, "cgroup namespace");
+		report(syncw, 125, &e);
+		_exit(125);
+	}
 	SFC_TRACE_POINT("i: start");
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
@@ -550,6 +568,29 @@ fail:
 
 /* ----------------------------------------------------------- supervisor */
 
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+#define SFC_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* clone3 straight into the sandbox's cgroup (Linux 5.7): the sandbox never
+ * runs a single instruction outside its limits.  -ENOSYS (older kernels, or
+ * an outer seccomp filter like our own) and -E2BIG/-EINVAL (no
+ * CLONE_INTO_CGROUP) make the caller fall back to clone + cgroup.procs. */
+static pid_t clone_into_cgroup(unsigned long flags, int cgfd)
+{
+	struct {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+			set_tid_size, cgroup;
+	} args;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = (flags & ~0xffUL) | SFC_CLONE_INTO_CGROUP;
+	args.exit_signal = flags & 0xff;
+	args.cgroup = (uint64_t)cgfd;
+	return syscall(__NR_clone3, &args, sizeof(args));
+}
+
 static void collect(struct sfc_result *res, struct shared *sh, int status, bool init_exited)
 {
 	if (sh->payload_done) {
@@ -595,6 +636,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	pid_t pid;
 	ssize_t n;
 
+	if (sb->cg.reexec)
+		return sfc_cgroup_reexec(&sb->cg, e); /* returns only if it failed */
 	if (sb->layers.fallback)
 		return sfc_fallback_run(sb, e);
 	res->status = 125;
@@ -624,8 +667,25 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	/* The network namespace is made by a thread of init, in parallel with
 	 * the mounts (see net_thread). */
 	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+	if (sb->cg.active) {
+		if ((r = sfc_cgroup_create(&sb->cg, s, e)) < 0)
+			goto out;
+		sb->layers.cgroup_path = sb->cg.leaf;
+	}
 	SFC_TRACE_POINT("s: clone");
-	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	pid = -1;
+	errno = ENOSYS;
+	if (sb->cg.active) {
+		pid = clone_into_cgroup(flags, sb->cg.inner_fd);
+		if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL))
+			sb->cg.attach_by_pid = true;
+		else if (pid < 0) {
+			r = sfc_err(e, errno, "clone into the sandbox's cgroup %s", sb->cg.inner);
+			goto out;
+		}
+	}
+	if (pid < 0)
+		pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		char why[512];
 		int err = errno;
@@ -650,6 +710,14 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		_exit(child_main(sb, syncp[1], donep[1], holdp[0], proxyp[1], &orig, sh));
 	}
 	res->pid = pid;
+	if (sb->cg.attach_by_pid) {
+		if ((r = sfc_cgroup_attach(&sb->cg, pid, e)) < 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			goto out;
+		}
+		(void)!write(holdp[1], "g", 1);
+	}
 	close(syncp[1]);
 	syncp[1] = -1;
 	close(holdp[0]);
@@ -696,6 +764,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		if (poll(pf, npf, timeout) == 0) {
 			if (kill_at) {
 				kill(pid, SIGKILL);
+				sfc_cgroup_kill(&sb->cg);
 				kill_at = 0;
 			} else if (deadline) {
 				res->timed_out = true;
@@ -764,11 +833,22 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		waitpid(pid, &status, 0);
 		exited = true;
 	}
+	if (sb->cg.leaf && !exited) {
+		/* the leaf can go only once init has gone */
+		waitpid(pid, &status, 0);
+		exited = true;
+	}
 	collect(res, sh, status, exited);
+	if (sb->cg.leaf)
+		sfc_cgroup_collect(&sb->cg, s, res);
 	if (!exited)
 		waitpid(pid, NULL, WNOHANG); /* init is tearing down the namespaces */
 	r = 0;
 out:
+	if (sb->cg.leaf || sb->cg.sup) {
+		sfc_cgroup_destroy(&sb->cg);
+		sb->layers.cgroup_path = NULL;
+	}
 	if (sfd >= 0)
 		close(sfd);
 	for (int i = 0; i < 2; i++) {

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "core/cgroup.h"
 #include "core/error.h"
 #include "core/mount.h"
 #include "core/spec.h"
@@ -27,6 +28,9 @@ struct sfc_layers {
 	bool caps_dropped;
 	bool no_new_privs;
 	const char *limits;    /* "rlimit", "cgroup", "none" */
+	const char *cgroup;    /* "v2", "v2 (systemd scope)", "none" */
+	const char *cgroup_path; /* the sandbox's cgroup while it runs, else NULL */
+	struct sfc_strv limits_detail; /* what enforces each limit: "memory 64m: cgroup memory.max, ..." */
 	struct sfc_strv missing; /* "seccomp: compiled out", ... */
 };
 
@@ -91,6 +95,7 @@ struct sfc_sandbox {
 	/* seccomp user notification for violation reports (core/notify.c);
 	 * NULL: the filter answers by itself. */
 	struct sfc_notify *notify;
+	struct sfc_cgroup cg;       /* the sandbox's cgroup v2 leaf, if any */
 	/* Called in the supervisor once the payload runs (registration, proxies...). */
 	void (*on_start)(struct sfc_sandbox *sb, void *data);
 	void *hook_data;

@@ -11,11 +11,6 @@
 #include "autoconf.h"
 
 #if ENABLE_FEATURE_SECCOMP
-/* Only the variants this build installs: notify ones for violation
- * reports; the log ones have no user (learning uses notification). */
-#define SFC_BPF_WANT_ERRNO 1
-#define SFC_BPF_WANT_NOTIFY ENABLE_FEATURE_SECCOMP_NOTIFY
-#define SFC_BPF_WANT_LOG 0
 #include "seccomp_bpf.h"
 
 static const struct sfc_bpf_variant *variant(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act)
@@ -40,6 +35,9 @@ int sfc_seccomp_install(enum sfc_seclevel level, bool nested, enum sfc_seccomp_a
 	unsigned flags = 0;
 	long r;
 
+	if (!v && act != SFC_SECCOMP_ERRNO && !ENABLE_FEATURE_SECCOMP_REPORT)
+		return sfc_err(e, ENOTSUP, "seccomp: %s filters were compiled out of this build (FEATURE_SECCOMP_REPORT)",
+			       act == SFC_SECCOMP_NOTIFY ? "notifying" : "logging");
 	if (!v)
 		return sfc_err(e, ENOTSUP, "seccomp: no filter for level %s", sfc_seclevel_name(level));
 	prog.len = v->len;

@@ -8,7 +8,8 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
       libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev zlib1g-dev
-      util-linux procps iproute2 python3 jq curl ca-certificates clang"
+      util-linux procps iproute2 python3 jq curl ca-certificates clang
+      qemu-system-x86 busybox-static"
 if [ "${1:-}" = --bench ]; then
 	pkgs="$pkgs bubblewrap hyperfine time"
 fi

@@ -232,7 +232,7 @@ static struct seccomp_data sd(int nr, uint64_t a0, uint64_t a1)
 
 TEST(notify_variant_denies_what_errno_variant_denies)
 {
-#if ENABLE_FEATURE_SECCOMP && ENABLE_FEATURE_SECCOMP_NOTIFY && defined(__x86_64__)
+#if ENABLE_FEATURE_SECCOMP && ENABLE_FEATURE_SECCOMP_REPORT && defined(__x86_64__)
 	/* The supervisor answers a notification with what the errno variant
 	 * says: that is only right if both variants deny the same calls. */
 	static const uint64_t a0s[] = { 0, 1, 2, 10, 16, 17, 40, 0x10000000, 0x7e020000, 0xffffffff };
@@ -283,7 +283,7 @@ TEST(notify_variant_denies_what_errno_variant_denies)
 
 TEST(connect_trap_prefix)
 {
-#if ENABLE_FEATURE_SECCOMP && ENABLE_FEATURE_SECCOMP_NOTIFY && defined(__x86_64__)
+#if ENABLE_FEATURE_SECCOMP && ENABLE_FEATURE_SECCOMP_REPORT && defined(__x86_64__)
 	struct sfc_spec spec;
 	struct sfc_sandbox sb;
 	struct sfc_notify n;
