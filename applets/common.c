@@ -61,7 +61,7 @@ void sfc_usage_error(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	sfc_msg("%s (see %s --help)", buf, sfc_applet);
-	if (usage_argv) {
+	if (usage_argv && ENABLE_FEATURE_AUDIT) {
 		struct sfc_error e = { 0 };
 		const char *applet = strncmp(sfc_applet, "sefaca-", 7) ? sfc_applet : sfc_applet + 7;
 		(void)sfc_session_record_failure(applet, usage_argv, buf, &e);
@@ -168,6 +168,9 @@ int sfc_runopts_parse(struct sfc_runopts *o, int argc, char **argv, int *ip, boo
 				sfc_usage_error("--json-status-fd needs a descriptor number");
 			if (fcntl((int)fd, F_GETFD) < 0)
 				sfc_usage_error("--json-status-fd=%d: not an open descriptor", (int)fd);
+			if (!ENABLE_FEATURE_AUDIT)
+				sfc_usage_error("--json-status-fd needs the audit record, which this build has not "
+						"(FEATURE_AUDIT)");
 			o->status_fd = (int)fd;
 			o->has_status_fd = true;
 			continue;

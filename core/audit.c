@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "autoconf.h"
 #include "core/config.h"
 #include "core/json.h"
 #include "core/parse.h"
@@ -28,7 +29,7 @@ void sfc_audit_target_init(struct sfc_audit_target *t, const char *setting, bool
 	memset(t, 0, sizeof(*t));
 	t->required = required;
 	t->home = sfc_config_home(env, cwd);
-	if (setting && !strcmp(setting, "none")) {
+	if (!ENABLE_FEATURE_AUDIT || (setting && !strcmp(setting, "none"))) {
 		t->kind = SFC_AUDIT_NONE;
 	} else if (setting && !strcmp(setting, "syslog")) {
 		t->kind = SFC_AUDIT_SYSLOG;

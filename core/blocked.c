@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "autoconf.h"
 #include "core/util.h"
 
 #define MAX_DEPTH 4
@@ -286,7 +287,7 @@ static const char *line_match(const struct sfc_list *blocked, const char *line, 
 
 const char *sfc_blocked_match_line(const struct sfc_list *blocked, const char *line)
 {
-	if (!blocked->items.n)
+	if (!ENABLE_FEATURE_POLICY || !blocked->items.n)
 		return NULL;
 	return line_match(blocked, line, 0);
 }
@@ -295,7 +296,7 @@ const char *sfc_blocked_match(const struct sfc_list *blocked, char **argv)
 {
 	size_t n = 0;
 
-	if (!blocked->items.n || !argv || !argv[0])
+	if (!ENABLE_FEATURE_POLICY || !blocked->items.n || !argv || !argv[0])
 		return NULL;
 	while (argv[n])
 		n++;
@@ -323,7 +324,7 @@ void sfc_blocked_hide(struct sfc_spec *spec)
 	const char *path = NULL;
 	static const char *const std = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-	if (!blocked->items.n)
+	if (!ENABLE_FEATURE_POLICY || !blocked->items.n)
 		return;
 	for (char **e = spec->caller_env; e && *e; e++)
 		if (!strncmp(*e, "PATH=", 5))

@@ -329,9 +329,22 @@ int sfc_config_load_file(struct sfc_sources *src, const char *path, bool missing
 	ssize_t n;
 
 	if (fd < 0) {
-		if (errno == ENOENT && missing_ok)
+		int err = errno;
+		if ((err == ENOENT || err == ENOTDIR) && missing_ok)
 			return 0;
-		return sfc_err(e, errno, "config %s", path);
+		/* Not readable in a directory that is neither ours nor root's
+		 * (HOME still names another user's, after su or sudo -u): not
+		 * our configuration.  In our own or root's: fail closed. */
+		if (err == EACCES && missing_ok) {
+			_cleanup_free_ char *dir = sfc_xstrdup(path);
+			char *slash = strrchr(dir, '/');
+			struct stat ds;
+			if (slash)
+				*(slash == dir ? slash + 1 : slash) = 0;
+			if (slash && stat(dir, &ds) == 0 && ds.st_uid != 0 && ds.st_uid != geteuid())
+				return 0;
+		}
+		return sfc_err(e, err, "config %s", path);
 	}
 	if (fstat(fd, &st) < 0)
 		return sfc_err(e, errno, "config %s", path);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autoconf.h"
 #include "core/util.h"
 
 struct kv {
@@ -131,6 +132,8 @@ static const char *const no_names[] = { NULL };
 
 const char *const *sfc_profiles_builtin(const char *kind)
 {
+	if (!ENABLE_FEATURE_POLICY)
+		return no_names;
 	if (!strcmp(kind, "preset"))
 		return preset_names;
 	if (!strcmp(kind, "policy"))
@@ -150,7 +153,7 @@ static const struct profile *find(const char *kind, const char *name)
 
 const char *sfc_profiles_describe(const char *kind, const char *name)
 {
-	const struct profile *p = find(kind, name);
+	const struct profile *p = ENABLE_FEATURE_POLICY ? find(kind, name) : NULL;
 	return p ? p->about : NULL;
 }
 
@@ -168,10 +171,12 @@ static bool tmpdir_of_its_own(void)
 
 bool sfc_builtin_profile_extra(const char *kind, const char *name, struct sfc_settings *out)
 {
-	const struct profile *p = find(kind, name);
+	const struct profile *p;
 	struct sfc_origin o;
 
-	if (!p)
+	if (!ENABLE_FEATURE_POLICY)
+		return false; /* compiled out: the names are unknown */
+	if (!(p = find(kind, name)))
 		return false;
 	o = (struct sfc_origin){ SFC_ORIGIN_BUILTIN, p->origin, 0 };
 	for (const struct kv *kv = p->kv; kv->value; kv++)

@@ -90,6 +90,14 @@ int sfc_session_resolve(struct sfc_session *s, char **argv, struct sfc_error *e)
 	sfc_audit_target_free(&s->audit);
 	sfc_audit_target_init(&s->audit, s->spec.audit_log, s->spec.audit_required, environ, cwd);
 
+	/* a feature compiled out fails closed where a setting asks for it */
+	if (!ENABLE_FEATURE_POLICY && s->spec.blocked_commands.items.n)
+		return sfc_err(e, 0, "blocked_commands is set, but this build has no blocked-command support "
+				     "(FEATURE_POLICY)");
+	if (!ENABLE_FEATURE_AUDIT && ((s->spec.audit_log && strcmp(s->spec.audit_log, "none")) ||
+				      s->spec.audit_required))
+		return sfc_err(e, 0, "audit_log or audit_required is set, but the audit log was compiled out of this "
+				     "build (FEATURE_AUDIT)");
 	if ((m = sfc_blocked_match(&s->spec.blocked_commands, argv))) {
 		char where[512];
 		for (size_t i = 0; i < s->spec.blocked_commands.items.n; i++)
@@ -168,7 +176,7 @@ static void on_start(struct sfc_sandbox *sb, void *data)
 	if (sb->notify && !s->notify.received)
 		sfc_strv_push(&sb->layers.missing, "seccomp reports: no user notification here (Linux < 5.0, or "
 						   "inside another notifying sandbox); denials were not recorded");
-	if (s->audit.kind == SFC_AUDIT_NONE)
+	if (!ENABLE_FEATURE_AUDIT || s->audit.kind == SFC_AUDIT_NONE)
 		return;
 	s->log_fd = sfc_audit_open(&s->audit);
 	info(s, &a, 0, NULL);
@@ -206,7 +214,7 @@ int sfc_session_audit(struct sfc_session *s, int status, const char *error, int 
 	_cleanup_free_ char *line = NULL;
 	int r, fd = s->log_fd;
 
-	if (s->audit.kind == SFC_AUDIT_NONE && status_fd < 0)
+	if (!ENABLE_FEATURE_AUDIT || (s->audit.kind == SFC_AUDIT_NONE && status_fd < 0))
 		return 0;
 	SFC_TRACE_POINT("s: record");
 	info(s, &a, status, error);
