@@ -24,6 +24,10 @@ void __syslog_chk(int pri, int flag, const char *fmt, ...);
 void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
 char *__strcat_chk(char *d, const char *s, size_t dlen);
 int __isoc99_sscanf(const char *s, const char *fmt, ...);
+/* glibc's out-of-line makedev/major/minor, called by libarchive's archive_entry.o */
+unsigned long long gnu_dev_makedev(unsigned int maj, unsigned int min);
+unsigned int gnu_dev_major(unsigned long long dev);
+unsigned int gnu_dev_minor(unsigned long long dev);
 
 int __snprintf_chk(char *s, size_t n, int flag, size_t slen, const char *fmt, ...)
 {
@@ -116,6 +120,21 @@ int __isoc99_sscanf(const char *s, const char *fmt, ...)
 	r = vsscanf(s, fmt, ap);
 	va_end(ap);
 	return r;
+}
+unsigned long long gnu_dev_makedev(unsigned int maj, unsigned int min)
+{
+	return ((unsigned long long)(maj & 0xfffff000u) << 32) | ((unsigned long long)(maj & 0xfffu) << 8) |
+	       ((unsigned long long)(min & 0xffffff00u) << 12) | (min & 0xffu);
+}
+
+unsigned int gnu_dev_major(unsigned long long dev)
+{
+	return (unsigned int)(((dev >> 32) & 0xfffff000u) | ((dev >> 8) & 0xfffu));
+}
+
+unsigned int gnu_dev_minor(unsigned long long dev)
+{
+	return (unsigned int)(((dev >> 12) & 0xffffff00u) | (dev & 0xffu));
 }
 #else
 typedef int sfc_compat_unused; /* ISO C wants a non-empty unit */
