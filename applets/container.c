@@ -527,7 +527,7 @@ static char *image_json(const struct sfc_image *img)
 	json_object_object_add(c, "Cmd", sfc_json_from_strv(&img->config.cmd));
 	json_object_object_add(c, "Labels", sfc_json_from_strv(&img->config.labels));
 	json_object_object_add(o, "config", c);
-	s = sfc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	s = sfc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }

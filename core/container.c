@@ -135,7 +135,7 @@ static char *config_json(const struct sfc_cconfig *c)
 	json_object_object_add(o, "restart", json_object_new_string(restart_names[c->restart]));
 	json_object_object_add(o, "restart_max", json_object_new_int(c->restart_max));
 	json_object_object_add(o, "created", json_object_new_int64(c->created));
-	s = sfc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	s = sfc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }
@@ -250,7 +250,7 @@ static int parse_state(const char *text, struct sfc_cstate_rec *s)
 int sfc_container_save_state(struct sfc_container *c, struct sfc_error *e)
 {
 	json_object *o = state_obj(&c->state);
-	int r = sfc_store_write_atomic(c->dir, "state.json", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY),
+	int r = sfc_store_write_atomic(c->dir, "state.json", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE),
 				       e);
 	json_object_put(o);
 	return r;
@@ -362,7 +362,7 @@ char *sfc_container_json(struct sfc_container *c)
 	json_object_object_add(o, "state", state_obj(&c->state));
 	json_object_object_add(o, "runtime", json_object_new_string("sefaca"));
 	json_object_object_add(o, "dir", json_object_new_string(c->dir));
-	s = sfc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	s = sfc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }
@@ -400,7 +400,10 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 	char hex[65];
 	int r;
 
+	bool q = c->quiet;
+
 	memset(c, 0, sizeof(*c));
+	c->quiet = q;
 	c->st = st;
 	c->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
@@ -1462,6 +1465,40 @@ static bool init_alive(const struct sfc_container *c)
 	return c->state.init_pid > 0 && sfc_pid_alive(c->state.init_pid, c->state.init_start);
 }
 
+/* A process of the container whose namespaces we may open: the sandbox's
+ * init is not dumpable (and its memory belongs to our user namespace), so
+ * /proc/INIT/ns/ is closed to us; its children exec'd inside the
+ * container's user namespace, whose owner we are. */
+static pid_t member(const struct sfc_container *c)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+	char want[32];
+
+	if (!d)
+		return 0;
+	snprintf(want, sizeof(want), "PPid:\t%d\n", (int)c->state.init_pid);
+	while ((de = readdir(d)) && !found) {
+		char p[64], buf[4096];
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/status", de->d_name);
+		if (sfc_read_file_at(AT_FDCWD, p, buf, sizeof(buf)) <= 0 || !strstr(buf, want))
+			continue;
+		snprintf(p, sizeof(p), "/proc/%s/ns/user", de->d_name);
+		if (access(p, F_OK) == 0) {
+			int fd = open(p, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				close(fd);
+				found = atoi(de->d_name);
+			}
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 int sfc_container_kill(struct sfc_container *c, int sig, struct sfc_error *e)
 {
 	if (c->state.state != SFC_C_RUNNING && c->state.state != SFC_C_PAUSED)
@@ -1520,7 +1557,7 @@ int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sf
 	struct sfc_strv env = { 0 };
 	int64_t uid = 0, gid = 0;
 	const char *workdir;
-	pid_t pid;
+	pid_t pid, mpid;
 	int r, st;
 
 	if (c->state.state != SFC_C_RUNNING || !init_alive(c))
@@ -1539,9 +1576,13 @@ int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sf
 		  : !c->cfg.no_workspace && c->cfg.cwd && strcmp(c->cfg.cwd, "/") ? "/workspace"
 									     : "/";
 	build_env(c, pp.have_img ? &pp.img.config : NULL, &pp.spec, uid, &env);
+	if (!(mpid = member(c))) {
+		r = sfc_err(e, 0, "container %s has no process to join (its command has ended)", c->cfg.name);
+		goto out;
+	}
 	for (size_t i = 0; i < SFC_ARRAY_SIZE(nss); i++) {
 		char p[64];
-		snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)c->state.init_pid, nss[i].name);
+		snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)mpid, nss[i].name);
 		fds[i] = open(p, O_RDONLY | O_CLOEXEC);
 		if (fds[i] < 0 && nss[i].type != CLONE_NEWCGROUP) {
 			r = sfc_err(e, errno, "open %s", p);
@@ -1647,7 +1688,7 @@ int sfc_container_usage(struct sfc_container *c, uint64_t *rss, double *cpu, uns
 	*nproc = 0;
 	if (c->state.state != SFC_C_RUNNING || !init_alive(c))
 		return sfc_err(e, 0, "container %s is not running", c->cfg.name);
-	snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)c->state.init_pid);
+	snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)member(c));
 	if ((n = readlink(p, want, sizeof(want) - 1)) < 0)
 		return sfc_err(e, errno, "%s", p);
 	want[n] = 0;

@@ -213,9 +213,16 @@ uint64_t sfc_pid_starttime(pid_t pid)
 
 bool sfc_pid_alive(pid_t pid, uint64_t start)
 {
+	char path[64], buf[512], *p;
+
 	if (pid <= 0)
 		return false;
 	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return false;
+	/* a zombie (nobody reaped it yet: an orphaned monitor) is dead */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (sfc_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0 && (p = strrchr(buf, ')')) && p[1] == ' ' &&
+	    (p[2] == 'Z' || p[2] == 'X'))
 		return false;
 	return !start || sfc_pid_starttime(pid) == start;
 }
@@ -402,7 +409,7 @@ int sfc_store_save_image(const struct sfc_store *st, const struct sfc_image *img
 	sfc_json_add_str(c, "os", img->config.os);
 	sfc_json_add_str(c, "architecture", img->config.arch);
 	json_object_object_add(o, "config", c);
-	r = sfc_store_write_atomic(dir, name, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY), e);
+	r = sfc_store_write_atomic(dir, name, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE), e);
 	json_object_put(o);
 	return r;
 }
@@ -440,6 +447,12 @@ int sfc_store_load_image(const struct sfc_store *st, const char *id, struct sfc_
 
 char *sfc_store_image_name(const char *ref)
 {
+	/* docker.io/library/busybox and busybox are the same image name */
+	if (!strncmp(ref, "docker.io/library/", 18))
+		ref += 18;
+	else if (!strncmp(ref, "docker.io/", 10))
+		ref += 10;
+	{
 	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
 	size_t n = strlen(ref);
 
@@ -450,6 +463,7 @@ char *sfc_store_image_name(const char *ref)
 	if (colon && (!slash || colon > slash))
 		return colon[1] ? sfc_xstrdup(ref) : NULL;
 	return sfc_xasprintf("%s:latest", ref);
+	}
 }
 
 /* NAME:TAG as a file name: '/' becomes '%' (not allowed in names). */
