@@ -35,6 +35,9 @@
 //usage:  import REF [--name=NAME[:TAG]]       import an image (see REF below)
 //usage:  pull REF                   import, docker:// references through skopeo
 //usage:  rmi [-f] IMAGE...          remove images (their layers go with clean)
+//usage:  build [-f FILE] [-t NAME[:TAG]] [--network=MODE] [--no-cache] CONTEXT
+//usage:                             an image from a Containerfile (FROM RUN COPY ADD
+//usage:                             ENV WORKDIR USER LABEL CMD ENTRYPOINT)
 //usage:  clean [--dry-run]          remove stopped containers, unused images and layers
 //usage:
 //usage:Run options:
@@ -68,6 +71,7 @@
 #include <unistd.h>
 
 #include "applets/common.h"
+#include "core/build.h"
 #include "core/container.h"
 #include "core/env.h"
 #include "core/image.h"
@@ -289,13 +293,14 @@ static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 {
 	struct sfc_cconfig cf = { 0 };
 	struct sfc_store st;
-	struct sfc_container c;
+	struct sfc_container c = { 0 };
 	struct runenv re = { 0 };
 	struct sfc_error e = { 0 };
 	bool help = false;
 	int i = 1, r;
 
 	parse_run_opts(argc, argv, &i, &cf, &help);
+	c.quiet = quiet;
 	if (help) {
 		usage_out();
 		return 0;
@@ -813,6 +818,77 @@ static int cmd_clean(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_build(int argc, char **argv)
+{
+	extern char **environ;
+	struct sfc_store st;
+	struct sfc_image img;
+	struct sfc_error e = { 0 };
+	struct sfc_build_opts bo = { .progress = cli_progress, .caller_env = environ };
+	struct sfc_sources src = { 0 };
+	struct sfc_strv flags = { 0 };
+	_cleanup_free_ char *file = NULL;
+	const char *ctx = NULL, *v;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (opt_value(argc, argv, &i, "--file", "-f", &v)) {
+			free(file);
+			file = sfc_xstrdup(v);
+		} else if (opt_value(argc, argv, &i, "--tag", "-t", &v)) {
+			if (!sfc_store_image_name(v))
+				sfc_usage_error("bad image name '%s'", v);
+			bo.tag = v;
+		} else if (opt_value(argc, argv, &i, "--network", NULL, &v)) {
+			if (sfc_cnet_parse(v, &bo.network) < 0 || bo.network == SFC_CNET_PASTA || bo.network == SFC_CNET_SLIRP) {
+				if (sfc_cnet_parse(v, &bo.network) < 0)
+					sfc_usage_error("bad network '%s'", v);
+			}
+		} else if (!strcmp(a, "--no-cache")) {
+			bo.no_cache = true;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			quiet = true;
+		} else if (!strncmp(a, "--", 2) && strchr(a, '=')) {
+			char name[64];
+			bool known = false;
+			snprintf(name, sizeof(name), "%.*s", (int)(strchr(a, '=') - a - 2), a + 2);
+			for (const char *const *f = spec_flags; *f; f++)
+				if (!strcmp(*f, name))
+					known = true;
+			if (!known)
+				sfc_usage_error("unknown option %s", a);
+			sfc_strv_push(&flags, a);
+		} else if (a[0] == '-' && a[1]) {
+			sfc_usage_error("unknown option %s", a);
+		} else if (!ctx) {
+			ctx = a;
+		} else {
+			sfc_usage_error("build takes one context directory");
+		}
+	}
+	if (!ctx)
+		sfc_usage_error("build needs a context directory (e.g. .)");
+	if (!file) {
+		file = sfc_xasprintf("%s/Containerfile", ctx);
+		if (access(file, F_OK) < 0) {
+			free(file);
+			file = sfc_xasprintf("%s/Dockerfile", ctx);
+		}
+	}
+	bo.file = file;
+	bo.context = ctx;
+	bo.flags = &flags;
+	sfc_sources_add_environ(&src, environ);
+	bo.src = &src;
+	open_store(&st);
+	if (sfc_build(&st, &bo, &img, &e) < 0)
+		sfc_die_error(&e);
+	printf("%s\n", img.id);
+	sfc_image_free(&img);
+	sfc_strv_clear(&flags);
+	return 0;
+}
+
 int container_main(int argc, char **argv)
 {
 	const char *cmd;
@@ -862,5 +938,7 @@ int container_main(int argc, char **argv)
 		return cmd_rmi(argc, argv);
 	if (!strcmp(cmd, "clean"))
 		return cmd_clean(argc, argv);
+	if (!strcmp(cmd, "build"))
+		return cmd_build(argc, argv);
 	sfc_usage_error("unknown command '%s'", cmd);
 }

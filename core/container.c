@@ -418,9 +418,16 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 		cfg->image = sfc_xstrdup("host");
 	cfg->created = time(NULL);
 
-	if ((r = sfc_imgref_parse(cfg->image, &ir, e)) < 0)
+	if (!strcmp(cfg->image, "scratch") || !strcmp(cfg->image, "(build)")) {
+		/* the layers are given (sefaca-container build); scratch: none */
+		memset(&ir, 0, sizeof(ir));
+		ir.kind = SFC_REF_NAME;
+	} else if ((r = sfc_imgref_parse(cfg->image, &ir, e)) < 0) {
 		return r;
-	if (ir.kind == SFC_REF_HOST) {
+	}
+	if (ir.kind == SFC_REF_NAME && !ir.path) {
+		/* layers as given */
+	} else if (ir.kind == SFC_REF_HOST) {
 		cfg->host = true;
 	} else if (ir.kind == SFC_REF_DIR) {
 		char real[PATH_MAX];
@@ -1141,6 +1148,7 @@ struct prepared {
 	struct sfc_spec spec;
 	struct sfc_image img;
 	bool have_img;
+	const struct sfc_image_config *ic; /* the image's config, or the build's, or NULL */
 	enum sfc_cnet net;
 	char **argv;
 	struct sfc_strv argvs;
@@ -1166,7 +1174,9 @@ static int prepare(struct sfc_container *c, struct prepared *pp, struct sfc_erro
 
 	memset(pp, 0, sizeof(*pp));
 	sfc_spec_init(&pp->spec);
-	if (cf->image_id) {
+	if (c->config_override) {
+		ic = c->config_override;
+	} else if (cf->image_id) {
 		if ((r = sfc_store_load_image(c->st, cf->image_id, &pp->img, e)) < 0) {
 			sfc_err_prefix(e, "image of container %s", cf->name);
 			return r;
@@ -1174,6 +1184,7 @@ static int prepare(struct sfc_container *c, struct prepared *pp, struct sfc_erro
 		pp->have_img = true;
 		ic = &pp->img.config;
 	}
+	pp->ic = ic;
 	if ((r = build_spec(c, &pp->spec, e)) < 0)
 		return r;
 	pp->net = effective_net(c, &pp->spec);
@@ -1218,7 +1229,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 	pp.spec.caller_gid = getegid();
 	/* identity: --user > the image's User > the policy's uid > root */
 	{
-		const char *user = c->cfg.user ? c->cfg.user : pp.have_img ? pp.img.config.user : NULL;
+		const char *user = c->cfg.user ? c->cfg.user : pp.ic ? pp.ic->user : NULL;
 		if (user) {
 			if ((r = resolve_user(c, user, &uid, &gid, e)) < 0)
 				goto out;
@@ -1238,7 +1249,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 		goto out;
 	}
 	workdir = c->cfg.workdir                                      ? c->cfg.workdir
-		  : pp.have_img && pp.img.config.workdir               ? pp.img.config.workdir
+		  : pp.ic && pp.ic->workdir                              ? pp.ic->workdir
 		  : !c->cfg.no_workspace && c->cfg.cwd && strcmp(c->cfg.cwd, "/") ? "/workspace"
 									     : "/";
 	if (workdir[0] != '/') {
@@ -1249,7 +1260,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 	sfc_sandbox_init(&sb, &pp.spec);
 	if ((r = build_plan(c, &pp.spec, pp.net, workdir, &sb.plan, e)) < 0)
 		goto out_sb;
-	build_env(c, pp.have_img ? &pp.img.config : NULL, &pp.spec, uid, &sb.env);
+	build_env(c, pp.ic, &pp.spec, uid, &sb.env);
 	{
 		_cleanup_free_ char *pwd = sfc_path_normalize(workdir);
 		sfc_env_set(&sb.env, "PWD", pwd);
@@ -1567,15 +1578,15 @@ int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sf
 		return r;
 	}
 	{
-		const char *user = c->cfg.user ? c->cfg.user : pp.have_img ? pp.img.config.user : NULL;
+		const char *user = c->cfg.user ? c->cfg.user : pp.ic ? pp.ic->user : NULL;
 		if (user && (r = resolve_user(c, user, &uid, &gid, e)) < 0)
 			goto out;
 	}
 	workdir = c->cfg.workdir                                  ? c->cfg.workdir
-		  : pp.have_img && pp.img.config.workdir           ? pp.img.config.workdir
+		  : pp.ic && pp.ic->workdir                          ? pp.ic->workdir
 		  : !c->cfg.no_workspace && c->cfg.cwd && strcmp(c->cfg.cwd, "/") ? "/workspace"
 									     : "/";
-	build_env(c, pp.have_img ? &pp.img.config : NULL, &pp.spec, uid, &env);
+	build_env(c, pp.ic, &pp.spec, uid, &env);
 	if (!(mpid = member(c))) {
 		r = sfc_err(e, 0, "container %s has no process to join (its command has ended)", c->cfg.name);
 		goto out;

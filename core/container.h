@@ -88,6 +88,9 @@ struct sfc_container {
 	 * and the policy / env profile are resolved against */
 	struct sfc_sources *src;
 	char **caller_env;
+	/* sefaca-container build: the config being built, used instead of the
+	 * image's (cfg.layers are the layers so far) */
+	const struct sfc_image_config *config_override;
 };
 
 /* Create the container directory and config.json from CFG (taken over).
