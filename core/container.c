@@ -304,6 +304,10 @@ int sfc_container_open(struct sfc_store *st, const char *name, struct sfc_contai
 	if (!sfc_container_name_valid(name))
 		return sfc_err(e, ENOENT, "no such container: %s", name);
 	c->dir = sfc_xasprintf("%s/%s", st->containers, name);
+	if (access(c->dir, F_OK) < 0) {
+		free(c->dir);
+		c->dir = sfc_xasprintf("%s/%s", st->rundir, name);
+	}
 	p = sfc_xasprintf("%s/config.json", c->dir);
 	if (!(text = sfc_store_read_file(p, 1 << 20, e)))
 		return e->err == ENOENT ? sfc_err(e, ENOENT, "no such container: %s", name) : -EIO;
@@ -451,13 +455,22 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 	}
 	sfc_imgref_free(&ir);
 
-	c->dir = sfc_xasprintf("%s/%s", st->containers, cfg->name);
+	/* A --rm container is runtime state only: it lives in the run
+	 * directory ($XDG_RUNTIME_DIR/sefaca) and its writable layer in memory. */
+	c->dir = sfc_xasprintf("%s/%s", cfg->rm ? st->rundir : st->containers, cfg->name);
+	{
+		_cleanup_free_ char *other = sfc_xasprintf("%s/%s", cfg->rm ? st->containers : st->rundir, cfg->name);
+		struct stat sb;
+		if (lstat(other, &sb) == 0)
+			return sfc_err(e, EEXIST, "a container named %s exists (remove it, or choose another --name)",
+				       cfg->name);
+	}
 	/* the directory is the name's lock: one container per name */
 	if (mkdir(c->dir, 0700) < 0)
 		return errno == EEXIST ? sfc_err(e, EEXIST, "a container named %s exists (remove it, or choose "
 							    "another --name)", cfg->name)
 				       : sfc_err(e, errno, "create %s", c->dir);
-	if (!cfg->host && !cfg->read_only) {
+	if (!cfg->host && !cfg->read_only && !cfg->rm) {
 		_cleanup_free_ char *u = sfc_xasprintf("%s/upper", c->dir), *w = sfc_xasprintf("%s/work", c->dir);
 		if (mkdir(u, 0755) < 0 || mkdir(w, 0700) < 0) {
 			r = sfc_err(e, errno, "create %s", u);
@@ -471,7 +484,8 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 	}
 	c->state.state = SFC_C_CREATED;
 	c->state.exit_code = -1;
-	if ((r = sfc_container_save_state(c, e)) < 0)
+	/* a foreground --rm run writes its state once it runs */
+	if ((!cfg->rm || cfg->detach) && (r = sfc_container_save_state(c, e)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -749,7 +763,9 @@ static int build_plan(struct sfc_container *c, const struct sfc_spec *spec, enum
 				return sfc_err(e, errno, "%s", empty);
 			sfc_strv_push(&p->lowerdirs, real);
 		}
-		if (!cf->read_only) {
+		if (!cf->read_only && cf->rm) {
+			p->upper_tmpfs = true;
+		} else if (!cf->read_only) {
 			_cleanup_free_ char *u = sfc_xasprintf("%s/upper", c->dir), *w = sfc_xasprintf("%s/work", c->dir);
 			if (!realpath(u, real))
 				return sfc_err(e, errno, "%s", u);
@@ -1337,13 +1353,17 @@ int sfc_container_run(struct sfc_container *c, struct sfc_error *e)
 	c->state.exit_code = -1;
 	c->state.stop_requested = false;
 	set_error(c, NULL);
-	if ((r = sfc_container_save_state(c, e)) < 0)
+	/* --rm: the state is written once the payload runs (on_start) and
+	 * never after (the directory goes) */
+	if (!c->cfg.rm && (r = sfc_container_save_state(c, e)) < 0)
 		return r;
 	r = run_once(c, &res, e);
 	if (r < 0) {
-		record_exit(c, e->status ? e->status : 125, e->msg);
+		if (!c->cfg.rm)
+			record_exit(c, e->status ? e->status : 125, e->msg);
 	} else {
-		record_exit(c, res.status, NULL);
+		if (!c->cfg.rm)
+			record_exit(c, res.status, NULL);
 		r = res.status;
 	}
 	free_result(&res);

@@ -890,7 +890,7 @@ static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 	if (!p->lowerdirs.n || p->lowerdirs.n > 500)
 		return sfc_err(c->e, EINVAL, "overlay root: %zu layers (1 to 500 are possible)", p->lowerdirs.n);
 	OVL_APPEND("userxattr,lowerdir=");
-	if (p->root_ro || !p->upperdir) {
+	if (p->root_ro || (!p->upperdir && !p->upper_tmpfs)) {
 		/* no upper directory: the mount points live in a layer of their own */
 		int mp;
 		if (mkdir("/mountpoints", 0755) < 0 || (mp = open("/mountpoints", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -911,7 +911,16 @@ static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 		fds[nfds++] = fd;
 		OVL_APPEND("%s/oldroot/proc/self/fd/%d", i ? ":" : "", fd);
 	}
-	if (!p->root_ro && p->upperdir) {
+	if (!p->root_ro && p->upper_tmpfs) {
+		/* a throw-away writable layer (run --rm): nothing on disk to create
+		 * or remove; tmpfs holds user.* xattrs since Linux 6.6 */
+		if (mkdir("/upper", 0755) < 0 || mount("tmpfs", "/upper", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+		    mkdir("/upper/u", 0755) < 0 || mkdir("/upper/w", 0700) < 0) {
+			r = sfc_err(c->e, errno, "prepare the container's writable layer");
+			goto out;
+		}
+		OVL_APPEND(",upperdir=/upper/u,workdir=/upper/w");
+	} else if (!p->root_ro && p->upperdir) {
 		int u = open_src(c, p->upperdir), w = u >= 0 ? open_src(c, p->ovl_workdir) : -1;
 		if (u < 0 || w < 0) {
 			r = sfc_err(c->e, errno, "container directory %s", u < 0 ? p->upperdir : p->ovl_workdir);

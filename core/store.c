@@ -232,6 +232,11 @@ bool sfc_pid_alive(pid_t pid, uint64_t start)
 static int mkdir_p(const char *path, mode_t mode, struct sfc_error *e)
 {
 	_cleanup_free_ char *p = sfc_xstrdup(path);
+	struct stat sb;
+
+	/* the usual case, on every run: it is all there */
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return 0;
 
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
@@ -739,26 +744,33 @@ static int cmp_cinfo(const void *a, const void *b)
 int sfc_store_list_containers(const struct sfc_store *st, struct sfc_container_info **out, size_t *n,
 			      struct sfc_error *e)
 {
-	DIR *d = opendir(st->containers);
-	struct dirent *de;
+	/* persistent containers, and the --rm ones of the run directory */
+	const char *dirs[] = { st->containers, st->rundir };
 	struct sfc_container_info *v = NULL;
 	size_t k = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (!d)
-		return errno == ENOENT ? 0 : sfc_err(e, errno, "list %s", st->containers);
-	while ((de = readdir(d))) {
-		struct sfc_container_info ci;
-		struct sfc_error e2;
-		if (de->d_name[0] == '.')
-			continue;
-		if (sfc_container_load_info(st, de->d_name, &ci, &e2) < 0)
-			continue;
-		v = sfc_xrealloc(v, (k + 1) * sizeof(*v));
-		v[k++] = ci;
+	for (size_t di = 0; di < SFC_ARRAY_SIZE(dirs); di++) {
+		DIR *d = opendir(dirs[di]);
+		struct dirent *de;
+		if (!d) {
+			if (errno == ENOENT)
+				continue;
+			return sfc_err(e, errno, "list %s", dirs[di]);
+		}
+		while ((de = readdir(d))) {
+			struct sfc_container_info ci;
+			struct sfc_error e2;
+			if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+				continue;
+			if (sfc_container_load_info(st, de->d_name, &ci, &e2) < 0)
+				continue;
+			v = sfc_xrealloc(v, (k + 1) * sizeof(*v));
+			v[k++] = ci;
+		}
+		closedir(d);
 	}
-	closedir(d);
 	if (k)
 		qsort(v, k, sizeof(*v), cmp_cinfo);
 	*out = v;
