@@ -88,12 +88,17 @@ static void usage_out(void)
 	fputs(sfc_applet_usage("container"), stdout);
 }
 
-static struct sfc_store *open_store(struct sfc_store *st)
+/* The store of this invocation: opened by a command, closed by container_main. */
+static struct sfc_store g_store = { .lockfd = -1 };
+static bool opened;
+
+static struct sfc_store *open_store(void)
 {
 	struct sfc_error e = { 0 };
-	if (sfc_store_open(st, NULL, &e) < 0)
+	if (sfc_store_open(&g_store, NULL, &e) < 0)
 		sfc_die_error(&e);
-	return st;
+	opened = true;
+	return &g_store;
 }
 
 /* --opt=value or --opt value (or -x value) */
@@ -292,7 +297,6 @@ static void setup_container(struct sfc_container *c, struct runenv *re)
 static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 {
 	struct sfc_cconfig cf = { 0 };
-	struct sfc_store st;
 	struct sfc_container c = { 0 };
 	struct runenv re = { 0 };
 	struct sfc_error e = { 0 };
@@ -303,6 +307,7 @@ static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 	c.quiet = quiet;
 	if (help) {
 		usage_out();
+		sfc_cconfig_free(&cf);
 		return 0;
 	}
 	check_flags(&cf);
@@ -327,45 +332,47 @@ static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 			sfc_die(125, "current directory: %s", strerror(errno));
 		cf.cwd = cwd;
 	}
-	open_store(&st);
-	if (sfc_container_create(&st, &cf, &c, NULL, &e) < 0) {
+	open_store();
+	if (sfc_container_create(&g_store, &cf, &c, NULL, &e) < 0) {
 		sfc_cconfig_free(&cf);
 		sfc_die_error(&e);
 	}
 	setup_container(&c, &re);
 	if (create_only) {
 		printf("%s\n", c.cfg.name);
-		return 0;
-	}
-	if (c.cfg.detach) {
+		r = 0;
+	} else if (c.cfg.detach) {
 		if (sfc_container_start_detached(&c, &e) < 0) {
 			sfc_msg("%s", e.msg);
-			return 125;
+			r = 125;
+		} else {
+			printf("%s\n", c.cfg.name);
+			r = 0;
 		}
-		printf("%s\n", c.cfg.name);
-		return 0;
+	} else {
+		r = sfc_container_run(&c, &e);
+		if (r < 0) {
+			sfc_msg("%s", e.msg);
+			r = e.status ? e.status : 125;
+		}
 	}
-	r = sfc_container_run(&c, &e);
-	if (r < 0) {
-		sfc_msg("%s", e.msg);
-		return e.status ? e.status : 125;
-	}
+	sfc_container_close(&c);
+	sfc_sources_clear(&re.src);
 	return r;
 }
 
 static int cmd_start(int argc, char **argv)
 {
-	struct sfc_store st;
 	struct runenv re = { 0 };
 	int status = 0;
 
 	if (argc < 2)
 		sfc_usage_error("start needs a container name");
-	open_store(&st);
+	open_store();
 	for (int i = 1; i < argc; i++) {
 		struct sfc_container c;
 		struct sfc_error e = { 0 };
-		if (sfc_container_open(&st, argv[i], &c, &e) < 0 || (setup_container(&c, &re), 0) ||
+		if (sfc_container_open(&g_store, argv[i], &c, &e) < 0 || (setup_container(&c, &re), 0) ||
 		    sfc_container_start_detached(&c, &e) < 0) {
 			sfc_msg("%s", e.msg);
 			status = 125;
@@ -374,6 +381,7 @@ static int cmd_start(int argc, char **argv)
 		}
 		sfc_container_close(&c);
 	}
+	sfc_sources_clear(&re.src);
 	return status;
 }
 
@@ -397,7 +405,6 @@ static int parse_signal(const char *s)
 
 static int cmd_stop_kill(int argc, char **argv, bool kill_)
 {
-	struct sfc_store st;
 	uint64_t timeout = 10000;
 	int sig = SIGKILL, i = 1, status = 0;
 
@@ -416,11 +423,11 @@ static int cmd_stop_kill(int argc, char **argv, bool kill_)
 	}
 	if (i >= argc)
 		sfc_usage_error("%s needs a container name", kill_ ? "kill" : "stop");
-	open_store(&st);
+	open_store();
 	for (; i < argc; i++) {
 		struct sfc_container c;
 		struct sfc_error e = { 0 };
-		int r = sfc_container_open(&st, argv[i], &c, &e);
+		int r = sfc_container_open(&g_store, argv[i], &c, &e);
 		if (r == 0)
 			r = kill_ ? sfc_container_kill(&c, sig, &e) : sfc_container_stop(&c, timeout, &e);
 		if (r < 0) {
@@ -434,7 +441,6 @@ static int cmd_stop_kill(int argc, char **argv, bool kill_)
 
 static int cmd_rm(int argc, char **argv)
 {
-	struct sfc_store st;
 	bool force = false;
 	int i = 1, status = 0;
 
@@ -446,10 +452,10 @@ static int cmd_rm(int argc, char **argv)
 	}
 	if (i >= argc)
 		sfc_usage_error("rm needs a container name");
-	open_store(&st);
+	open_store();
 	for (; i < argc; i++) {
 		struct sfc_error e = { 0 };
-		if (sfc_store_remove_container(&st, argv[i], force, &e) < 0) {
+		if (sfc_store_remove_container(&g_store, argv[i], force, &e) < 0) {
 			sfc_msg("%s", e.msg);
 			status = 125;
 		}
@@ -474,7 +480,6 @@ static void fmt_age(int64_t t, char *buf, size_t len)
 
 static int cmd_ps(int argc, char **argv)
 {
-	struct sfc_store st;
 	struct sfc_container_info *cs;
 	struct sfc_error e = { 0 };
 	bool all = !strcmp(argv[0], "list"), ids = false;
@@ -488,8 +493,8 @@ static int cmd_ps(int argc, char **argv)
 		else
 			sfc_usage_error("unknown option %s", argv[i]);
 	}
-	open_store(&st);
-	if (sfc_store_list_containers(&st, &cs, &n, &e) < 0)
+	open_store();
+	if (sfc_store_list_containers(&g_store, &cs, &n, &e) < 0)
 		sfc_die_error(&e);
 	if (!ids)
 		printf("%-20s %-10s %-8s %-14s %-28s %s\n", "NAME", "STATE", "EXIT", "CREATED", "IMAGE", "COMMAND");
@@ -539,21 +544,20 @@ static char *image_json(const struct sfc_image *img)
 
 static int cmd_inspect(int argc, char **argv)
 {
-	struct sfc_store st;
 	int status = 0;
 
 	if (argc < 2)
 		sfc_usage_error("inspect needs a container or image");
-	open_store(&st);
+	open_store();
 	for (int i = 1; i < argc; i++) {
 		struct sfc_container c;
 		struct sfc_image img;
 		struct sfc_error e = { 0 };
-		if (sfc_container_open(&st, argv[i], &c, &e) == 0) {
+		if (sfc_container_open(&g_store, argv[i], &c, &e) == 0) {
 			char *j = sfc_container_json(&c);
 			printf("%s\n", j);
 			free(j);
-		} else if (e.err == ENOENT && sfc_store_find_image(&st, argv[i], &img, &e) > 0) {
+		} else if (e.err == ENOENT && sfc_store_find_image(&g_store, argv[i], &img, &e) > 0) {
 			char *j = image_json(&img);
 			printf("%s\n", j);
 			free(j);
@@ -579,7 +583,6 @@ static int copy_fd(int in, int out)
 
 static int cmd_logs(int argc, char **argv)
 {
-	struct sfc_store st;
 	struct sfc_container c;
 	struct sfc_error e = { 0 };
 	bool follow = false, out = true, err = true;
@@ -602,8 +605,8 @@ static int cmd_logs(int argc, char **argv)
 	}
 	if (!name)
 		sfc_usage_error("logs needs a container name");
-	open_store(&st);
-	if (sfc_container_open(&st, name, &c, &e) < 0)
+	open_store();
+	if (sfc_container_open(&g_store, name, &c, &e) < 0)
 		sfc_die_error(&e);
 	{
 		_cleanup_free_ char *po = sfc_xasprintf("%s/stdout.log", c.dir), *pe = sfc_xasprintf("%s/stderr.log", c.dir);
@@ -628,13 +631,16 @@ static int cmd_logs(int argc, char **argv)
 		}
 		usleep(100000);
 	}
+	if (fo >= 0)
+		close(fo);
+	if (fe >= 0)
+		close(fe);
 	sfc_container_close(&c);
 	return 0;
 }
 
 static int cmd_exec(int argc, char **argv)
 {
-	struct sfc_store st;
 	struct sfc_container c;
 	struct runenv re = { 0 };
 	struct sfc_error e = { 0 };
@@ -651,8 +657,8 @@ static int cmd_exec(int argc, char **argv)
 	}
 	if (i >= argc)
 		sfc_usage_error("exec needs a container name and a command");
-	open_store(&st);
-	if (sfc_container_open(&st, argv[i], &c, &e) < 0)
+	open_store();
+	if (sfc_container_open(&g_store, argv[i], &c, &e) < 0)
 		sfc_die_error(&e);
 	i++;
 	if (i < argc && !strcmp(argv[i], "--"))
@@ -668,19 +674,20 @@ static int cmd_exec(int argc, char **argv)
 	}
 	if (r < 0) {
 		sfc_msg("%s", e.msg);
-		return 125;
+		r = 125;
 	}
+	sfc_container_close(&c);
+	sfc_sources_clear(&re.src);
 	return r;
 }
 
 static int cmd_stats(int argc, char **argv)
 {
-	struct sfc_store st;
 	int status = 0;
 
 	if (argc < 2)
 		sfc_usage_error("stats needs a container name");
-	open_store(&st);
+	open_store();
 	printf("%-20s %-12s %-10s %s\n", "NAME", "MEMORY", "CPU(s)", "PIDS");
 	for (int i = 1; i < argc; i++) {
 		struct sfc_container c;
@@ -689,7 +696,7 @@ static int cmd_stats(int argc, char **argv)
 		double cpu;
 		unsigned np;
 		char sz[32];
-		if (sfc_container_open(&st, argv[i], &c, &e) < 0 || sfc_container_usage(&c, &rss, &cpu, &np, &e) < 0) {
+		if (sfc_container_open(&g_store, argv[i], &c, &e) < 0 || sfc_container_usage(&c, &rss, &cpu, &np, &e) < 0) {
 			sfc_msg("%s", e.msg);
 			status = 125;
 		} else {
@@ -703,14 +710,13 @@ static int cmd_stats(int argc, char **argv)
 
 static int cmd_images(int argc, char **argv)
 {
-	struct sfc_store st;
 	struct sfc_image *imgs;
 	struct sfc_error e = { 0 };
 	bool ids = argc > 1 && (!strcmp(argv[1], "-q") || !strcmp(argv[1], "--quiet"));
 	size_t n;
 
-	open_store(&st);
-	if (sfc_store_list_images(&st, &imgs, &n, &e) < 0)
+	open_store();
+	if (sfc_store_list_images(&g_store, &imgs, &n, &e) < 0)
 		sfc_die_error(&e);
 	if (!ids)
 		printf("%-36s %-14s %-10s %-14s %s\n", "NAME", "ID", "SIZE", "IMPORTED", "SOURCE");
@@ -740,7 +746,6 @@ static void cli_progress(void *data, const char *msg)
 
 static int cmd_import(int argc, char **argv, bool pull)
 {
-	struct sfc_store st;
 	struct sfc_image img;
 	struct sfc_error e = { 0 };
 	struct sfc_import_opts io = { .progress = cli_progress };
@@ -760,10 +765,10 @@ static int cmd_import(int argc, char **argv, bool pull)
 	}
 	if (!ref)
 		sfc_usage_error("%s needs an image reference", argv[0]);
-	if (io.name && !sfc_store_image_name(io.name))
+	if (io.name && !sfc_store_image_name_valid(io.name))
 		sfc_usage_error("bad image name '%s'", io.name);
-	open_store(&st);
-	if ((pull ? sfc_image_get(&st, ref, &io, &img, &e) : sfc_image_import(&st, ref, &io, &img, &e)) < 0)
+	open_store();
+	if ((pull ? sfc_image_get(&g_store, ref, &io, &img, &e) : sfc_image_import(&g_store, ref, &io, &img, &e)) < 0)
 		sfc_die_error(&e);
 	printf("%s\n", img.id);
 	sfc_image_free(&img);
@@ -772,7 +777,6 @@ static int cmd_import(int argc, char **argv, bool pull)
 
 static int cmd_rmi(int argc, char **argv)
 {
-	struct sfc_store st;
 	bool force = false;
 	int i = 1, status = 0;
 
@@ -784,10 +788,10 @@ static int cmd_rmi(int argc, char **argv)
 	}
 	if (i >= argc)
 		sfc_usage_error("rmi needs an image");
-	open_store(&st);
+	open_store();
 	for (; i < argc; i++) {
 		struct sfc_error e = { 0 };
-		if (sfc_store_remove_image(&st, argv[i], force, &e) < 0) {
+		if (sfc_store_remove_image(&g_store, argv[i], force, &e) < 0) {
 			sfc_msg("%s", e.msg);
 			status = 125;
 		}
@@ -797,7 +801,6 @@ static int cmd_rmi(int argc, char **argv)
 
 static int cmd_clean(int argc, char **argv)
 {
-	struct sfc_store st;
 	struct sfc_gc_report rep;
 	struct sfc_error e = { 0 };
 	bool dry = false;
@@ -809,8 +812,8 @@ static int cmd_clean(int argc, char **argv)
 		else
 			sfc_usage_error("unknown option %s", argv[i]);
 	}
-	open_store(&st);
-	if (sfc_store_gc(&st, SFC_GC_LAYERS | SFC_GC_DANGLING | SFC_GC_TMP | SFC_GC_STOPPED, dry, &rep, &e) < 0)
+	open_store();
+	if (sfc_store_gc(&g_store, SFC_GC_LAYERS | SFC_GC_DANGLING | SFC_GC_TMP | SFC_GC_STOPPED, dry, &rep, &e) < 0)
 		sfc_die_error(&e);
 	sfc_format_size(rep.bytes, sz, sizeof(sz));
 	printf("%s %zu containers, %zu images, %zu layers, %zu leftovers: %s\n", dry ? "would remove" : "removed",
@@ -821,7 +824,6 @@ static int cmd_clean(int argc, char **argv)
 static int cmd_build(int argc, char **argv)
 {
 	extern char **environ;
-	struct sfc_store st;
 	struct sfc_image img;
 	struct sfc_error e = { 0 };
 	struct sfc_build_opts bo = { .progress = cli_progress, .caller_env = environ };
@@ -836,7 +838,7 @@ static int cmd_build(int argc, char **argv)
 			free(file);
 			file = sfc_xstrdup(v);
 		} else if (opt_value(argc, argv, &i, "--tag", "-t", &v)) {
-			if (!sfc_store_image_name(v))
+			if (!sfc_store_image_name_valid(v))
 				sfc_usage_error("bad image name '%s'", v);
 			bo.tag = v;
 		} else if (opt_value(argc, argv, &i, "--network", NULL, &v)) {
@@ -880,18 +882,20 @@ static int cmd_build(int argc, char **argv)
 	bo.flags = &flags;
 	sfc_sources_add_environ(&src, environ);
 	bo.src = &src;
-	open_store(&st);
-	if (sfc_build(&st, &bo, &img, &e) < 0)
+	open_store();
+	if (sfc_build(&g_store, &bo, &img, &e) < 0)
 		sfc_die_error(&e);
 	printf("%s\n", img.id);
 	sfc_image_free(&img);
 	sfc_strv_clear(&flags);
+	sfc_sources_clear(&src);
 	return 0;
 }
 
 int container_main(int argc, char **argv)
 {
 	const char *cmd;
+	int r = 0;
 
 	if (argc < 2) {
 		usage_out();
@@ -905,40 +909,44 @@ int container_main(int argc, char **argv)
 	argc--;
 	argv++;
 	if (!strcmp(cmd, "run"))
-		return cmd_run(argc, argv, false, false);
-	if (!strcmp(cmd, "shell"))
-		return cmd_run(argc, argv, false, true);
-	if (!strcmp(cmd, "create"))
-		return cmd_run(argc, argv, true, false);
-	if (!strcmp(cmd, "start"))
-		return cmd_start(argc, argv);
-	if (!strcmp(cmd, "stop"))
-		return cmd_stop_kill(argc, argv, false);
-	if (!strcmp(cmd, "kill"))
-		return cmd_stop_kill(argc, argv, true);
-	if (!strcmp(cmd, "rm"))
-		return cmd_rm(argc, argv);
-	if (!strcmp(cmd, "ps") || !strcmp(cmd, "list"))
-		return cmd_ps(argc, argv);
-	if (!strcmp(cmd, "inspect"))
-		return cmd_inspect(argc, argv);
-	if (!strcmp(cmd, "logs"))
-		return cmd_logs(argc, argv);
-	if (!strcmp(cmd, "exec"))
-		return cmd_exec(argc, argv);
-	if (!strcmp(cmd, "stats"))
-		return cmd_stats(argc, argv);
-	if (!strcmp(cmd, "images"))
-		return cmd_images(argc, argv);
-	if (!strcmp(cmd, "import"))
-		return cmd_import(argc, argv, false);
-	if (!strcmp(cmd, "pull"))
-		return cmd_import(argc, argv, true);
-	if (!strcmp(cmd, "rmi"))
-		return cmd_rmi(argc, argv);
-	if (!strcmp(cmd, "clean"))
-		return cmd_clean(argc, argv);
-	if (!strcmp(cmd, "build"))
-		return cmd_build(argc, argv);
-	sfc_usage_error("unknown command '%s'", cmd);
+		r = cmd_run(argc, argv, false, false);
+	else if (!strcmp(cmd, "shell"))
+		r = cmd_run(argc, argv, false, true);
+	else if (!strcmp(cmd, "create"))
+		r = cmd_run(argc, argv, true, false);
+	else if (!strcmp(cmd, "start"))
+		r = cmd_start(argc, argv);
+	else if (!strcmp(cmd, "stop"))
+		r = cmd_stop_kill(argc, argv, false);
+	else if (!strcmp(cmd, "kill"))
+		r = cmd_stop_kill(argc, argv, true);
+	else if (!strcmp(cmd, "rm"))
+		r = cmd_rm(argc, argv);
+	else if (!strcmp(cmd, "ps") || !strcmp(cmd, "list"))
+		r = cmd_ps(argc, argv);
+	else if (!strcmp(cmd, "inspect"))
+		r = cmd_inspect(argc, argv);
+	else if (!strcmp(cmd, "logs"))
+		r = cmd_logs(argc, argv);
+	else if (!strcmp(cmd, "exec"))
+		r = cmd_exec(argc, argv);
+	else if (!strcmp(cmd, "stats"))
+		r = cmd_stats(argc, argv);
+	else if (!strcmp(cmd, "images"))
+		r = cmd_images(argc, argv);
+	else if (!strcmp(cmd, "import"))
+		r = cmd_import(argc, argv, false);
+	else if (!strcmp(cmd, "pull"))
+		r = cmd_import(argc, argv, true);
+	else if (!strcmp(cmd, "rmi"))
+		r = cmd_rmi(argc, argv);
+	else if (!strcmp(cmd, "clean"))
+		r = cmd_clean(argc, argv);
+	else if (!strcmp(cmd, "build"))
+		r = cmd_build(argc, argv);
+	else
+		sfc_usage_error("unknown command '%s'", cmd);
+	if (opened)
+		sfc_store_close(&g_store);
+	return r;
 }

@@ -28,6 +28,7 @@
 #include "core/mount.h"
 #include "core/oci.h"
 #include "core/parse.h"
+#include "core/registry.h"
 #include "core/seccomp.h"
 
 static const char *const cnet_names[] = { "none", "host", "pasta", "slirp4netns" };
@@ -882,6 +883,7 @@ static void build_env(const struct sfc_container *c, const struct sfc_image_conf
 
 struct netctx {
 	struct sfc_container *c;
+	struct sfc_reg reg;   /* listed by sefaca-stats --live while it runs */
 	enum sfc_cnet net;
 	pid_t helper;         /* pasta's daemon or slirp4netns */
 	int exit_fd;          /* slirp4netns quits when this closes */
@@ -1158,6 +1160,11 @@ static void on_start(struct sfc_sandbox *sb, void *data)
 	c->state.init_pid = sb->result.pid;
 	c->state.init_start = sfc_pid_starttime(sb->result.pid);
 	sfc_container_save_state(c, &e);
+	if (ENABLE_FEATURE_REGISTRY) {
+		n->reg.applet = "container";
+		n->reg.name = c->cfg.name;
+		sfc_registry_on_start(sb, &n->reg);
+	}
 }
 
 struct prepared {
@@ -1290,6 +1297,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 	if ((r = sfc_sandbox_prepare(&sb, e)) < 0)
 		goto out_sb;
 	r = sfc_sandbox_run(&sb, e);
+	sfc_registry_remove(&n.reg);
 	net_down(&n);
 	*out = sb.result;
 	/* the violations belong to the copy now */

@@ -900,7 +900,7 @@ int sfc_image_import(struct sfc_store *st, const char *ref, const struct sfc_imp
 	memset(img, 0, sizeof(*img));
 	if ((r = sfc_imgref_parse(ref, &ir, e)) < 0)
 		return r;
-	if (o && o->name && !sfc_store_image_name(o->name)) {
+	if (o && o->name && !sfc_store_image_name_valid(o->name)) {
 		sfc_imgref_free(&ir);
 		return sfc_err(e, 0, "bad image name '%s'", o->name);
 	}

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cleanup.h"
 #include "core/oci.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -253,7 +254,7 @@ static int mkdir_p(const char *path, mode_t mode, struct sfc_error *e)
 
 int sfc_store_open(struct sfc_store *st, const char *home, struct sfc_error *e)
 {
-	static const char *const sub[] = { "layers", "meta", "names", "tmp" };
+	static const char *const sub[] = { "layers", "meta", "names" };
 	const char *h = home ? home : getenv("SEFACA_HOME"), *xdg = getenv("XDG_RUNTIME_DIR");
 	int r;
 
@@ -336,12 +337,13 @@ bool sfc_store_has_layer(const struct sfc_store *st, const char *hex)
 
 int sfc_store_mktemp(const struct sfc_store *st, const char *prefix, char **path, struct sfc_error *e)
 {
-	char *p = sfc_xasprintf("%s/tmp/%s-%d-XXXXXX", st->images, prefix, (int)getpid());
+	/* .tmp-PID-...: sefaca-clean removes it once PID is gone (core/cleanup.h) */
+	char *p = sfc_xasprintf("%s/" SFC_CLEAN_TMP_PREFIX "%d-%s-XXXXXX", st->images, (int)getpid(), prefix);
 
 	if (!mkdtemp(p)) {
 		int err = errno;
 		free(p);
-		return sfc_err(e, err, "create a temporary directory in %s/tmp", st->images);
+		return sfc_err(e, err, "create a temporary directory in %s", st->images);
 	}
 	*path = p;
 	return 0;
@@ -469,6 +471,13 @@ char *sfc_store_image_name(const char *ref)
 		return colon[1] ? sfc_xstrdup(ref) : NULL;
 	return sfc_xasprintf("%s:latest", ref);
 	}
+}
+
+bool sfc_store_image_name_valid(const char *ref)
+{
+	char *n = sfc_store_image_name(ref);
+	free(n);
+	return n != NULL;
 }
 
 /* NAME:TAG as a file name: '/' becomes '%' (not allowed in names). */
@@ -879,15 +888,18 @@ int sfc_store_gc(const struct sfc_store *st, unsigned what, bool dry_run, struct
 		}
 	}
 	if (what & SFC_GC_TMP) {
-		/* tmp/NAME-PID-XXXXXX: left by an import whose process is gone */
-		_cleanup_free_ char *tdir = sfc_xasprintf("%s/tmp", st->images);
+		/* .tmp-PID-...: left by an import whose process is gone */
+		const char *tdir = st->images;
 		DIR *d = opendir(tdir);
 		struct dirent *de;
+		size_t pl = strlen(SFC_CLEAN_TMP_PREFIX);
 		if (d) {
 			while ((de = readdir(d))) {
-				char *dash1 = strchr(de->d_name, '-');
-				int pid = dash1 ? atoi(dash1 + 1) : 0;
-				if (de->d_name[0] == '.' || (pid > 0 && kill(pid, 0) == 0))
+				int pid;
+				if (strncmp(de->d_name, SFC_CLEAN_TMP_PREFIX, pl))
+					continue;
+				pid = atoi(de->d_name + pl);
+				if (pid <= 0 || sfc_clean_pid_alive(pid))
 					continue;
 				_cleanup_free_ char *p = sfc_xasprintf("%s/%s", tdir, de->d_name);
 				rep->bytes += sfc_du(p);
@@ -906,6 +918,135 @@ out:
 	sfc_strv_clear(&refs.images);
 	sfc_strv_clear(&used_layers);
 	sfc_store_unlock((struct sfc_store *)st);
+	return r;
+}
+
+/* ------------------------------------------------ sefaca-clean's hooks */
+
+/* Strong definitions of core/cleanup.h's hooks: sefaca-clean --containers
+ * and --images.  Removal goes through sfc_clean_remove_at (no symlink
+ * followed, no mount crossed). */
+bool sfc_clean_containers_available(void)
+{
+	return true;
+}
+
+int sfc_clean_containers(const char *home, struct sfc_clean_report *rep, struct sfc_error *e)
+{
+	struct sfc_store st;
+	struct sfc_container_info *cs = NULL;
+	size_t n = 0;
+	int r, dfd;
+
+	if ((r = sfc_store_open(&st, home, e)) < 0)
+		return r;
+	if ((r = sfc_store_list_containers(&st, &cs, &n, e)) < 0)
+		goto out;
+	if ((dfd = open(st.containers, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = sfc_err(e, errno, "%s", st.containers);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* stopped ones only: never a running (or just created) container */
+		if (cs[i].state == SFC_C_EXITED || cs[i].state == SFC_C_FAILED) {
+			_cleanup_free_ char *path = sfc_xasprintf("%s/%s", st.containers, cs[i].name);
+			struct stat sb;
+			struct sfc_error e2 = { 0 };
+			if (fstatat(dfd, cs[i].name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
+				sfc_clean_remove_at(dfd, cs[i].name, "container", path, rep, &e2);
+		}
+	}
+	close(dfd);
+out:
+	for (size_t i = 0; i < n; i++)
+		sfc_container_info_free(&cs[i]);
+	free(cs);
+	sfc_store_close(&st);
+	return r;
+}
+
+int sfc_clean_images(const char *home, struct sfc_clean_report *rep, struct sfc_error *e)
+{
+	struct sfc_store st;
+	struct sfc_container_info *cs = NULL;
+	size_t nc = 0;
+	struct ref_ctx refs = { 0 };
+	struct sfc_strv used = { 0 };
+	int r, mfd = -1, lfd = -1;
+	DIR *d = NULL;
+	struct dirent *de;
+
+	if ((r = sfc_store_open(&st, home, e)) < 0)
+		return r;
+	refs.st = &st;
+	if ((r = sfc_store_lock(&st, true, e)) < 0)
+		goto out;
+	if ((r = sfc_store_list_containers(&st, &cs, &nc, e)) < 0)
+		goto out;
+	for (size_t i = 0; i < nc; i++)
+		for (size_t j = 0; j < cs[i].layers.n; j++)
+			sfc_strv_push(&used, cs[i].layers.v[j]);
+	{
+		_cleanup_free_ char *m = sfc_xasprintf("%s/meta", st.images), *l = sfc_xasprintf("%s/layers", st.images);
+		mfd = open(m, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		lfd = open(l, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd < 0 || lfd < 0) {
+			r = sfc_err(e, errno, "%s", mfd < 0 ? m : l);
+			goto out;
+		}
+	}
+	/* images with no name that no container runs on go; the layers of
+	 * the others stay (computed before removing anything: a dry run counts
+	 * the same) */
+	{
+		struct list_ctx lc = { .st = &st };
+		for_each_image(&st, list_one, &lc);
+		for (size_t i = 0; i < lc.n; i++) {
+			const char *hex = hex_of_id(lc.v[i].id);
+			bool keep = lc.v[i].names.n > 0;
+			for (size_t k = 0; k < nc && !keep; k++)
+				if (cs[k].image_id && !strcmp(hex_of_id(cs[k].image_id), hex))
+					keep = true;
+			if (keep) {
+				for (size_t j = 0; j < lc.v[i].layers.n; j++)
+					sfc_strv_push(&refs.layers, lc.v[i].layers.v[j]);
+			} else {
+				_cleanup_free_ char *f = sfc_xasprintf("%s.json", hex);
+				_cleanup_free_ char *path = sfc_xasprintf("%s/meta/%s", st.images, f);
+				struct sfc_error e2 = { 0 };
+				sfc_clean_remove_at(mfd, f, "image", path, rep, &e2);
+			}
+			sfc_image_free(&lc.v[i]);
+		}
+		free(lc.v);
+	}
+	if ((d = fdopendir(dup(lfd)))) {
+		while ((de = readdir(d))) {
+			if (strlen(de->d_name) != 64 || strspn(de->d_name, "0123456789abcdef") != 64 ||
+			    sfc_strv_contains(&refs.layers, de->d_name) || sfc_strv_contains(&used, de->d_name))
+				continue;
+			_cleanup_free_ char *path = sfc_xasprintf("%s/layers/%s", st.images, de->d_name);
+			_cleanup_free_ char *sz = sfc_xasprintf("%s.size", de->d_name);
+			struct sfc_error e2 = { 0 };
+			if (sfc_clean_remove_at(lfd, de->d_name, "layer", path, rep, &e2) == 0 && !rep->dry_run)
+				unlinkat(lfd, sz, 0);
+		}
+		closedir(d);
+	}
+	r = 0;
+out:
+	if (mfd >= 0)
+		close(mfd);
+	if (lfd >= 0)
+		close(lfd);
+	for (size_t i = 0; i < nc; i++)
+		sfc_container_info_free(&cs[i]);
+	free(cs);
+	sfc_strv_clear(&refs.layers);
+	sfc_strv_clear(&refs.images);
+	sfc_strv_clear(&used);
+	sfc_store_unlock(&st);
+	sfc_store_close(&st);
 	return r;
 }
 

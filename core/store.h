@@ -86,6 +86,7 @@ int sfc_store_list_images(const struct sfc_store *st, struct sfc_image **out, si
 int sfc_store_remove_image(const struct sfc_store *st, const char *ref, bool force, struct sfc_error *e);
 /* Normalise NAME[:TAG] ("busybox" -> "busybox:latest"); NULL if invalid. */
 char *sfc_store_image_name(const char *ref);
+bool sfc_store_image_name_valid(const char *ref);
 
 /* Containers (see core/container.h for the rest of the lifecycle). */
 enum sfc_cstate { SFC_C_CREATED, SFC_C_RUNNING, SFC_C_PAUSED, SFC_C_EXITED, SFC_C_FAILED };
