@@ -326,6 +326,8 @@ static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 		sfc_usage_error("--restart needs --detach");
 	if (cf.publish.n && (!cf.network_set || (cf.network != SFC_CNET_PASTA && cf.network != SFC_CNET_SLIRP)))
 		sfc_usage_error("--publish needs --network=pasta or --network=slirp4netns");
+	if (create_only)
+		cf.detach = true; /* `start` runs it detached */
 	{
 		char *cwd = getcwd(NULL, 0);
 		if (!cwd)
@@ -427,9 +429,24 @@ static int cmd_stop_kill(int argc, char **argv, bool kill_)
 	for (; i < argc; i++) {
 		struct sfc_container c;
 		struct sfc_error e = { 0 };
+		pid_t sp, ip;
 		int r = sfc_container_open(&g_store, argv[i], &c, &e);
-		if (r == 0)
+		if (r == 0) {
 			r = kill_ ? sfc_container_kill(&c, sig, &e) : sfc_container_stop(&c, timeout, &e);
+		} else if (r == -ENOENT && sfc_container_find_ephemeral(argv[i], &sp, &ip, &e) > 0) {
+			/* a foreground --rm container: its supervisor passes signals on;
+			 * SIGKILL (and a stop that runs out of time) goes to its init */
+			uint64_t end = sfc_now_ms() + timeout;
+			r = 0;
+			if (kill_ && sig == SIGKILL)
+				kill(ip, SIGKILL);
+			else
+				kill(sp, kill_ ? sig : SIGTERM);
+			while (!kill_ && sfc_pid_alive(sp, 0) && sfc_now_ms() < end)
+				usleep(10000);
+			if (!kill_ && sfc_pid_alive(sp, 0))
+				kill(ip, SIGKILL);
+		}
 		if (r < 0) {
 			sfc_msg("%s", e.msg);
 			status = 125;
@@ -478,6 +495,18 @@ static void fmt_age(int64_t t, char *buf, size_t len)
 		snprintf(buf, len, "%lldd ago", (long long)d / 86400);
 }
 
+static void ps_eph(const char *name, const char *command, double started, void *data)
+{
+	char age[32];
+	fmt_age((int64_t)started, age, sizeof(age));
+	printf("%-20s %-10s %-8s %-14s %-28.28s %s\n", name, "running", "-", age, "(--rm)", command);
+}
+
+static void ps_eph_id(const char *name, const char *command, double started, void *data)
+{
+	printf("%s\n", name);
+}
+
 static int cmd_ps(int argc, char **argv)
 {
 	struct sfc_container_info *cs;
@@ -516,6 +545,8 @@ static int cmd_ps(int argc, char **argv)
 		sfc_container_info_free(&cs[i]);
 	}
 	free(cs);
+	/* foreground --rm containers keep no files: the registry has them */
+	sfc_container_list_ephemeral(ids ? ps_eph_id : ps_eph, NULL, &e);
 	return 0;
 }
 

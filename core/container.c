@@ -250,7 +250,11 @@ static int parse_state(const char *text, struct sfc_cstate_rec *s)
 
 int sfc_container_save_state(struct sfc_container *c, struct sfc_error *e)
 {
-	json_object *o = state_obj(&c->state);
+	json_object *o;
+
+	if (!c->dir)
+		return 0; /* a foreground --rm run: nothing on disk */
+	o = state_obj(&c->state);
 	int r = sfc_store_write_atomic(c->dir, "state.json", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE),
 				       e);
 	json_object_put(o);
@@ -456,8 +460,21 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 	}
 	sfc_imgref_free(&ir);
 
-	/* A --rm container is runtime state only: it lives in the run
-	 * directory ($XDG_RUNTIME_DIR/sefaca) and its writable layer in memory. */
+	/* A --rm container is runtime state only: a detached one lives in the
+	 * run directory ($XDG_RUNTIME_DIR/sefaca), a foreground one nowhere
+	 * (the registry lists it while it runs); its writable layer is in memory. */
+	if (cfg->rm && !cfg->detach) {
+		pid_t sp, ip;
+		_cleanup_free_ char *a = sfc_xasprintf("%s/%s", st->containers, cfg->name);
+		_cleanup_free_ char *b = sfc_xasprintf("%s/%s", st->rundir, cfg->name);
+		if (access(a, F_OK) == 0 || access(b, F_OK) == 0 ||
+		    sfc_container_find_ephemeral(cfg->name, &sp, &ip, e) > 0)
+			return sfc_err(e, EEXIST, "a container named %s exists (remove it, or choose another --name)",
+				       cfg->name);
+		c->state.state = SFC_C_CREATED;
+		c->state.exit_code = -1;
+		return 0;
+	}
 	c->dir = sfc_xasprintf("%s/%s", cfg->rm ? st->rundir : st->containers, cfg->name);
 	{
 		_cleanup_free_ char *other = sfc_xasprintf("%s/%s", cfg->rm ? st->containers : st->rundir, cfg->name);
@@ -758,7 +775,7 @@ static int build_plan(struct sfc_container *c, const struct sfc_spec *spec, enum
 		}
 		if (!p->lowerdirs.n) {
 			/* an image of no layers: an empty root */
-			_cleanup_free_ char *empty = sfc_xasprintf("%s/empty", c->dir);
+			_cleanup_free_ char *empty = sfc_xasprintf("%s/empty", c->dir ? c->dir : c->st->rundir);
 			mkdir(empty, 0755);
 			if (!realpath(empty, real))
 				return sfc_err(e, errno, "%s", empty);
@@ -1000,7 +1017,8 @@ static int pasta_up(struct netctx *n, pid_t pid, struct sfc_error *e)
 			return sfc_err(e, 0, "too many --publish");
 		strcat(buf, item);
 	}
-	n->pidfile = sfc_xasprintf("%s/pasta.pid", n->c->dir);
+	n->pidfile = n->c->dir ? sfc_xasprintf("%s/pasta.pid", n->c->dir)
+			       : sfc_xasprintf("%s/pasta-%d.pid", n->c->st->rundir, (int)getpid());
 	unlink(n->pidfile);
 	argv[a++] = pasta;
 	argv[a++] = "--config-net";
@@ -1375,11 +1393,8 @@ int sfc_container_run(struct sfc_container *c, struct sfc_error *e)
 		r = res.status;
 	}
 	free_result(&res);
-	if (c->cfg.rm) {
-		struct sfc_error e2;
+	if (c->cfg.rm && c->dir)
 		sfc_rm_rf(c->dir);
-		(void)e2;
-	}
 	return r;
 }
 
@@ -1495,6 +1510,58 @@ int sfc_container_start_detached(struct sfc_container *c, struct sfc_error *e)
 	if (c->state.state == SFC_C_FAILED)
 		return sfc_err(e, 0, "%s", c->state.error ? c->state.error : "the container failed to start");
 	return 0;
+}
+
+/* ------------------------------------------- foreground --rm containers */
+
+struct eph_find {
+	const char *name;
+	pid_t sp, ip;
+	void (*fn)(const char *name, const char *command, double started, void *data);
+	void *data;
+};
+
+static int eph_one(const struct sfc_reg_entry *en, bool live, void *data)
+{
+	struct eph_find *f = data;
+	if (!live || strcmp(en->applet, "container") || !en->name[0])
+		return 0;
+	if (f->fn) {
+		f->fn(en->name, en->command, en->started, f->data);
+		return 0;
+	}
+	if (!strcmp(en->name, f->name)) {
+		f->sp = en->pid;
+		f->ip = en->init_pid;
+		return 1;
+	}
+	return 0;
+}
+
+int sfc_container_find_ephemeral(const char *name, pid_t *supervisor, pid_t *init, struct sfc_error *e)
+{
+	struct eph_find f = { .name = name };
+	_cleanup_free_ char *dir = ENABLE_FEATURE_REGISTRY ? sfc_registry_dir(e) : NULL;
+
+	if (!dir)
+		return 0;
+	sfc_registry_scan(dir, eph_one, &f, e);
+	if (!f.sp)
+		return 0;
+	*supervisor = f.sp;
+	*init = f.ip;
+	return 1;
+}
+
+int sfc_container_list_ephemeral(void (*fn)(const char *name, const char *command, double started, void *data),
+				 void *data, struct sfc_error *e)
+{
+	struct eph_find f = { .fn = fn, .data = data };
+	_cleanup_free_ char *dir = ENABLE_FEATURE_REGISTRY ? sfc_registry_dir(e) : NULL;
+
+	if (!dir)
+		return 0;
+	return sfc_registry_scan(dir, eph_one, &f, e);
 }
 
 /* ---------------------------------------------------- stop, kill, exec */

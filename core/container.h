@@ -81,7 +81,8 @@ struct sfc_container {
 	struct sfc_store *st;
 	struct sfc_cconfig cfg;
 	struct sfc_cstate_rec state;
-	char *dir;                  /* containers/NAME */
+	char *dir;                  /* containers/NAME, RUNDIR/NAME, or NULL: a foreground --rm run
+				     * keeps no files; the sandbox registry lists it while it runs */
 	struct sfc_container_record record;
 	bool quiet;
 	/* set by the caller: the sources (config files, SEFACA_*) that flags
@@ -116,6 +117,13 @@ int sfc_container_kill(struct sfc_container *c, int sig, struct sfc_error *e);
 int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sfc_error *e);
 /* Usage of a running container: resident memory and CPU seconds of its processes. */
 int sfc_container_usage(struct sfc_container *c, uint64_t *rss, double *cpu, unsigned *nproc, struct sfc_error *e);
+
+/* A running foreground --rm container has no directory: find it by NAME
+ * in the sandbox registry.  Returns 1 and fills the pids if found. */
+int sfc_container_find_ephemeral(const char *name, pid_t *supervisor, pid_t *init, struct sfc_error *e);
+/* List them: FN(name, command, started) for each. */
+int sfc_container_list_ephemeral(void (*fn)(const char *name, const char *command, double started, void *data),
+				 void *data, struct sfc_error *e);
 
 /* For the store: load the reconciled info of container NAME; remove one. */
 int sfc_container_load_info(const struct sfc_store *st, const char *name, struct sfc_container_info *ci,
