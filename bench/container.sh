@@ -65,19 +65,20 @@ umoci insert --rootless --image img:latest rootfs / >/dev/null
 "$SC" import -q --name=bench:latest oci:img:latest >/dev/null
 
 results=()
-row() { results+=("$1|$2|$3"); }
+row() { results+=("$1|$2|$3|${4:--}"); }
 measure() { # NAME RUNS CMD...
 	local name=$1 n=$2
 	shift 2
 	hyperfine -N --warmup 10 --runs "$n" --export-json "$work/h.json" "$@" >/dev/null 2>"$work/h.err" || {
 		echo "bench: $name failed: $(tail -3 "$work/h.err")" >&2
-		row "$name" - -
+		row "$name" - - -
 		return
 	}
-	local mean sd
+	local mean sd med
 	mean=$(jq '.results[0].mean * 1000' "$work/h.json")
 	sd=$(jq '.results[0].stddev * 1000' "$work/h.json")
-	row "$name" "$mean" "$sd"
+	med=$(jq '.results[0].median * 1000' "$work/h.json")
+	row "$name" "$mean" "$sd" "$med"
 }
 
 measure "baseline: /bin/true" "$runs" /bin/true
@@ -120,10 +121,13 @@ else
 	row "podman run --rm" - -
 fi
 
-val() { for r in "${results[@]}"; do case $r in "$1"*) echo "$r" | cut -d'|' -f2; return ;; esac; done; }
-sc=$(val "sefaca-container run --rm (cached")
-cr=$(val "crun run")
-pm=$(val "podman run")
+val() { for r in "${results[@]}"; do case $r in "$1"*) echo "$r" | cut -d'|' -f"$2"; return ;; esac; done; }
+sc=$(val "sefaca-container run --rm (cached" 2)
+cr=$(val "crun run" 2)
+pm=$(val "podman run" 2)
+scm=$(val "sefaca-container run --rm (cached" 4)
+crm=$(val "crun run" 4)
+pmm=$(val "podman run" 4)
 ratio() { if [ -n "$1" ] && [ "$1" != - ] && [ -n "$2" ] && [ "$2" != - ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", b / a }'; else echo n/a; fi; }
 {
 	echo "# sefaca-container start-to-exit"
@@ -131,14 +135,14 @@ ratio() { if [ -n "$1" ] && [ "$1" != - ] && [ -n "$2" ] && [ "$2" != - ]; then 
 	echo "$(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPUs, as $(id -un); hyperfine -N, $runs runs"
 	echo "(podman: fewer), /bin/true in a busybox-static image cached in each tool's store."
 	echo
-	echo "| command | mean ms | stddev ms |"
-	echo "|---|---|---|"
+	echo "| command | mean ms | median ms | stddev ms |"
+	echo "|---|---|---|---|"
 	for r in "${results[@]}"; do
-		IFS='|' read -r n m s <<<"$r"
-		[ "$m" = - ] && echo "| $n | - | - |" || printf '| %s | %.2f | %.2f |\n' "$n" "$m" "$s"
+		IFS='|' read -r n m s md <<<"$r"
+		[ "$m" = - ] && echo "| $n | - | - | - |" || printf '| %s | %.2f | %.2f | %.2f |\n' "$n" "$m" "$md" "$s"
 	done
 	echo
-	echo "crun / sefaca-container: $(ratio "$sc" "$cr") (target: 4x or more)"
-	echo "podman / sefaca-container: $(ratio "$sc" "$pm") (target: 50x or more)"
+	echo "crun / sefaca-container: $(ratio "$sc" "$cr") by mean, $(ratio "$scm" "$crm") by median (target: 4x or more)"
+	echo "podman / sefaca-container: $(ratio "$sc" "$pm") by mean, $(ratio "$scm" "$pmm") by median (target: 50x or more)"
 } >"$out"
 cat "$out"
