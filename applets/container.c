@@ -30,6 +30,7 @@
 //usage:  logs [-f] [--stdout|--stderr] NAME    output of a detached container
 //usage:  exec NAME [--] COMMAND...  run a command in a running container
 //usage:  stats NAME...              memory and CPU of running containers
+//usage:  export NAME --output=FILE  its root filesystem as a tar (- for stdout)
 //usage:Images:
 //usage:  images [-q]                the images in the store
 //usage:  import REF [--name=NAME[:TAG]]       import an image (see REF below)
@@ -712,6 +713,38 @@ static int cmd_exec(int argc, char **argv)
 	return r;
 }
 
+static int cmd_export(int argc, char **argv)
+{
+	struct sfc_container c;
+	struct sfc_error e = { 0 };
+	const char *name = NULL, *outp = NULL, *v;
+	int r = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (opt_value(argc, argv, &i, "--output", "-o", &v))
+			outp = v;
+		else if (argv[i][0] == '-' && argv[i][1])
+			sfc_usage_error("unknown option %s", argv[i]);
+		else if (!name)
+			name = argv[i];
+		else
+			sfc_usage_error("export takes one container");
+	}
+	if (!name || !outp)
+		sfc_usage_error("export needs a container and --output=FILE (- for stdout)");
+	if (!strcmp(outp, "-") && isatty(1))
+		sfc_usage_error("refusing to write a tar to a terminal");
+	open_store();
+	if (sfc_container_open(&g_store, name, &c, &e) < 0)
+		sfc_die_error(&e);
+	if (sfc_container_export(&c, outp, &e) < 0) {
+		sfc_msg("%s", e.msg);
+		r = 125;
+	}
+	sfc_container_close(&c);
+	return r;
+}
+
 static int cmd_stats(int argc, char **argv)
 {
 	int status = 0;
@@ -961,6 +994,8 @@ int container_main(int argc, char **argv)
 		r = cmd_logs(argc, argv);
 	else if (!strcmp(cmd, "exec"))
 		r = cmd_exec(argc, argv);
+	else if (!strcmp(cmd, "export"))
+		r = cmd_export(argc, argv);
 	else if (!strcmp(cmd, "stats"))
 		r = cmd_stats(argc, argv);
 	else if (!strcmp(cmd, "images"))

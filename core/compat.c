@@ -136,6 +136,23 @@ unsigned int gnu_dev_minor(unsigned long long dev)
 {
 	return (unsigned int)(((dev >> 12) & 0xffffff00u) | (dev & 0xffu));
 }
+
+#include "autoconf.h"
+#if ENABLE_FEATURE_IMAGES
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+/* libarchive's pax writer (sefaca-container export) calls this helper,
+ * which libarchive keeps in archive_write_set_format.o next to the table
+ * of every format: linking that member would pull the xar, 7zip and iso9660
+ * writers and with them libxml2, bzip2 and crypto into the static binary.
+ * The same job, here: refuse the entry with a message. */
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry, const char *format);
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry, const char *format)
+{
+	archive_set_error(a, EILSEQ, "%s: %s cannot store this type of file", archive_entry_pathname(entry), format);
+}
+#endif
 #else
 typedef int sfc_compat_unused; /* ISO C wants a non-empty unit */
 #endif

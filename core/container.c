@@ -3,6 +3,8 @@
 #include "autoconf.h"
 
 #if ENABLE_FEATURE_IMAGES
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +33,7 @@
 #include "core/parse.h"
 #include "core/registry.h"
 #include "core/seccomp.h"
+#include "core/userns.h"
 
 static const char *const cnet_names[] = { "none", "host", "pasta", "slirp4netns" };
 
@@ -1778,6 +1782,206 @@ out:
 	(void)tty;
 	sfc_strv_clear(&env);
 	prepared_free(&pp);
+	return r;
+}
+
+/* ------------------------------------------------------------- export */
+
+struct tarw {
+	struct archive *a;
+	struct { dev_t dev; ino_t ino; char *path; } *links;
+	size_t nlinks;
+	int err;
+	char msg[256];
+};
+
+static void tar_walk(struct tarw *t, int dirfd, const char *name, const char *rel)
+{
+	struct stat st;
+	struct archive_entry *en;
+	int fd = -1;
+
+	if (t->err || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	en = archive_entry_new();
+	archive_entry_set_pathname(en, rel);
+	archive_entry_set_mode(en, st.st_mode);
+	archive_entry_set_uid(en, st.st_uid);
+	archive_entry_set_gid(en, st.st_gid);
+	archive_entry_set_mtime(en, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+		for (size_t i = 0; i < t->nlinks; i++)
+			if (t->links[i].dev == st.st_dev && t->links[i].ino == st.st_ino) {
+				archive_entry_set_hardlink(en, t->links[i].path);
+				archive_entry_set_size(en, 0);
+				if (archive_write_header(t->a, en) != ARCHIVE_OK)
+					t->err = EIO;
+				archive_entry_free(en);
+				return;
+			}
+		t->links = sfc_xrealloc(t->links, (t->nlinks + 1) * sizeof(*t->links));
+		t->links[t->nlinks].dev = st.st_dev;
+		t->links[t->nlinks].ino = st.st_ino;
+		t->links[t->nlinks++].path = sfc_xstrdup(rel);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		archive_entry_set_symlink(en, target);
+	} else if (S_ISREG(st.st_mode)) {
+		archive_entry_set_size(en, st.st_size);
+		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		archive_entry_set_rdev(en, st.st_rdev);
+	}
+	if (archive_write_header(t->a, en) != ARCHIVE_OK) {
+		t->err = EIO;
+		snprintf(t->msg, sizeof(t->msg), "%s: %s", rel, archive_error_string(t->a));
+	}
+	if (fd >= 0) {
+		char buf[65536];
+		ssize_t n;
+		while (!t->err && (n = read(fd, buf, sizeof(buf))) > 0)
+			if (archive_write_data(t->a, buf, n) < 0) {
+				t->err = EIO;
+				snprintf(t->msg, sizeof(t->msg), "%s: %s", rel, archive_error_string(t->a));
+			}
+		close(fd);
+	}
+	archive_entry_free(en);
+	if (S_ISDIR(st.st_mode) && !t->err) {
+		int d = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct dirent **ents = NULL;
+		int n;
+		if (d < 0)
+			return;
+		{
+			char proc[64];
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d);
+			n = scandir(proc, &ents, NULL, alphasort);
+		}
+		for (int i = 0; i < n; i++) {
+			if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..")) {
+				_cleanup_free_ char *sub = sfc_xasprintf("%s%s%s", rel, strcmp(rel, "./") ? "/" : "",
+									 ents[i]->d_name);
+				tar_walk(t, d, ents[i]->d_name, sub);
+			}
+			free(ents[i]);
+		}
+		free(ents);
+		close(d);
+	}
+}
+
+int sfc_container_export(struct sfc_container *c, const char *output, struct sfc_error *e)
+{
+	struct sfc_strv lowers = { 0 };
+	_cleanup_free_ char *mnt = NULL, *upper = NULL;
+	char real[PATH_MAX];
+	int out = -1, r = 0, st;
+	pid_t pid;
+
+	if (c->cfg.host)
+		return sfc_err(e, 0, "container %s runs on the host's directories: it has no root filesystem of its own",
+			       c->cfg.name);
+	/* its changes on top, then the image, top layer first */
+	if (c->dir && !c->cfg.read_only && !c->cfg.rm) {
+		upper = sfc_xasprintf("%s/upper", c->dir);
+		if (realpath(upper, real))
+			sfc_strv_push(&lowers, real);
+	}
+	for (size_t i = c->cfg.layers.n; i-- > 0;) {
+		_cleanup_free_ char *l = sfc_store_layer_path(c->st, c->cfg.layers.v[i]);
+		if (!realpath(l, real)) {
+			r = sfc_err(e, errno, "image layer %s", c->cfg.layers.v[i]);
+			goto out;
+		}
+		sfc_strv_push(&lowers, real);
+	}
+	if (c->cfg.rootfs)
+		sfc_strv_push(&lowers, c->cfg.rootfs);
+	if (!lowers.n) {
+		r = sfc_err(e, 0, "container %s has an empty root filesystem", c->cfg.name);
+		goto out;
+	}
+	out = !strcmp(output, "-") ? dup(1) : open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+	if (out < 0) {
+		r = sfc_err(e, errno, "%s", output);
+		goto out;
+	}
+	mnt = sfc_xasprintf("%s/.export-%d", c->st->rundir, (int)getpid());
+	if (mkdir(mnt, 0700) < 0) {
+		r = sfc_err(e, errno, "%s", mnt);
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = sfc_err(e, errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		/* a user and mount namespace of our own: the merged view, read-only,
+		 * files owned by root as inside the container */
+		struct sfc_error ce = { 0 };
+		struct tarw t = { 0 };
+		uid_t u = geteuid();
+		gid_t g = getegid();
+		int rc = 0;
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 || sfc_userns_map_self(0, u, 0, g, &ce) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+			fprintf(stderr, "sefaca-container: export: namespaces: %s %s\n", strerror(errno), ce.msg);
+			_exit(125);
+		}
+		if (lowers.n == 1) {
+			rc = mount(lowers.v[0], mnt, NULL, MS_BIND | MS_REC, NULL);
+		} else {
+			size_t len = 32;
+			char *opts;
+			for (size_t i = 0; i < lowers.n; i++)
+				len += strlen(lowers.v[i]) + 1;
+			opts = sfc_xmalloc(len);
+			strcpy(opts, "userxattr,lowerdir=");
+			for (size_t i = 0; i < lowers.n; i++) {
+				if (i)
+					strcat(opts, ":");
+				strcat(opts, lowers.v[i]);
+			}
+			rc = mount("overlay", mnt, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
+			free(opts);
+		}
+		if (rc < 0) {
+			fprintf(stderr, "sefaca-container: export: mount the root filesystem: %s\n", strerror(errno));
+			_exit(125);
+		}
+		t.a = archive_write_new();
+		archive_write_set_format_pax_restricted(t.a);
+		archive_write_add_filter_none(t.a);
+		if (archive_write_open_fd(t.a, out) != ARCHIVE_OK) {
+			fprintf(stderr, "sefaca-container: export: %s\n", archive_error_string(t.a));
+			_exit(125);
+		}
+		tar_walk(&t, AT_FDCWD, mnt, "./");
+		if (archive_write_close(t.a) != ARCHIVE_OK && !t.err) {
+			t.err = EIO;
+			snprintf(t.msg, sizeof(t.msg), "%s", archive_error_string(t.a));
+		}
+		if (t.err) {
+			fprintf(stderr, "sefaca-container: export: %s\n", t.msg);
+			_exit(125);
+		}
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		r = sfc_err_status(e, 125, 0, "export of %s failed", c->cfg.name);
+out:
+	if (mnt)
+		rmdir(mnt);
+	if (out >= 0)
+		close(out);
+	sfc_strv_clear(&lowers);
 	return r;
 }
 

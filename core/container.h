@@ -115,6 +115,10 @@ int sfc_container_kill(struct sfc_container *c, int sig, struct sfc_error *e);
 /* Run a command in a running container's namespaces, with the same
  * seccomp, capability and rlimit layers.  Returns its exit status. */
 int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sfc_error *e);
+/* Write the container's root filesystem (its image's layers with its own
+ * changes on top) as a tar to OUTPUT ("-": stdout).  Files are owned by
+ * root in the tar, as the container sees them. */
+int sfc_container_export(struct sfc_container *c, const char *output, struct sfc_error *e);
 /* Usage of a running container: resident memory and CPU seconds of its processes. */
 int sfc_container_usage(struct sfc_container *c, uint64_t *rss, double *cpu, unsigned *nproc, struct sfc_error *e);
 
