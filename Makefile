@@ -41,7 +41,7 @@ CONFIG_TARGETS := defconfig tiny_defconfig allnoconfig allyesconfig alldefconfig
 KCONFIG_SRCS   := Kconfig core/Kconfig $(GEN)/probes.in $(GEN)/applets.in
 APPLET_FILES   := $(filter-out applets/main.c applets/common.c,$(wildcard applets/*.c))
 
-.PHONY: all check check-vm vm-bins check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
+.PHONY: all check check-slow check-vm vm-bins check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
 all: $(O)/sefaca $(O)/bin/.stamp
 
 # ---- generated Kconfig inputs -------------------------------------------------
@@ -171,6 +171,8 @@ asan:
 # ---- tests --------------------------------------------------------------------
 check: all $(O)/tests/.stamp
 	tests/run
+check-slow: all $(O)/tests/.stamp
+	SEFACA_TEST_SLOW=1 tests/run
 check-unit: $(O)/tests/.stamp
 	tests/run unit
 

@@ -94,8 +94,11 @@ void sfc_cconfig_free(struct sfc_cconfig *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static void free_result(struct sfc_result *r);
+
 void sfc_container_close(struct sfc_container *c)
 {
+	free_result(&c->last);
 	sfc_cconfig_free(&c->cfg);
 	free(c->state.error);
 	free(c->dir);
@@ -1336,7 +1339,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 		.memory_limit = pp.spec.memory,
 		.pids_limit = pp.spec.pids,
 		.cpu_limit_milli = pp.spec.cpu_milli,
-		.result = NULL,
+		.result = &c->last,
 	};
 out_sb:
 	sfc_sandbox_free(&sb);
@@ -1396,7 +1399,9 @@ int sfc_container_run(struct sfc_container *c, struct sfc_error *e)
 			record_exit(c, res.status, NULL);
 		r = res.status;
 	}
-	free_result(&res);
+	/* kept for the audit record (c->record.result) until the container is closed */
+	free_result(&c->last);
+	c->last = res;
 	if (c->cfg.rm && c->dir)
 		sfc_rm_rf(c->dir);
 	return r;

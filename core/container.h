@@ -83,7 +83,8 @@ struct sfc_container {
 	struct sfc_cstate_rec state;
 	char *dir;                  /* containers/NAME, RUNDIR/NAME, or NULL: a foreground --rm run
 				     * keeps no files; the sandbox registry lists it while it runs */
-	struct sfc_container_record record;
+	struct sfc_container_record record; /* of the last run (record.result -> last) */
+	struct sfc_result last;
 	bool quiet;
 	/* set by the caller: the sources (config files, SEFACA_*) that flags
 	 * and the policy / env profile are resolved against */
