@@ -742,7 +742,7 @@ static int check_dst(const char *dst, const char *what, struct sfc_error *e)
 }
 
 static int build_plan(struct sfc_container *c, const struct sfc_spec *spec, enum sfc_cnet net, const char *workdir,
-		      struct sfc_mount_plan *p, struct sfc_error *e)
+		      bool ro, struct sfc_mount_plan *p, struct sfc_error *e)
 {
 	const struct sfc_cconfig *cf = &c->cfg;
 	bool netns = net != SFC_CNET_HOST;
@@ -768,7 +768,7 @@ static int build_plan(struct sfc_container *c, const struct sfc_spec *spec, enum
 	} else {
 		char real[PATH_MAX];
 		p->root = SFC_ROOT_OVERLAY;
-		p->root_ro = cf->read_only;
+		p->root_ro = ro;
 		p->sys_fresh = netns;
 		/* overlay lowerdirs: top first; real paths, no symlink in them */
 		if (cf->rootfs)
@@ -788,9 +788,9 @@ static int build_plan(struct sfc_container *c, const struct sfc_spec *spec, enum
 				return sfc_err(e, errno, "%s", empty);
 			sfc_strv_push(&p->lowerdirs, real);
 		}
-		if (!cf->read_only && cf->rm) {
+		if (!ro && cf->rm) {
 			p->upper_tmpfs = true;
-		} else if (!cf->read_only) {
+		} else if (!ro) {
 			_cleanup_free_ char *u = sfc_xasprintf("%s/upper", c->dir), *w = sfc_xasprintf("%s/work", c->dir);
 			if (!realpath(u, real))
 				return sfc_err(e, errno, "%s", u);
@@ -819,21 +819,21 @@ static int build_plan(struct sfc_container *c, const struct sfc_spec *spec, enum
 	for (size_t i = 0; i < cf->volumes.n; i++) {
 		_cleanup_free_ char *v = sfc_xstrdup(cf->volumes.v[i]), *src = NULL, *dst = NULL;
 		char *c1 = strchr(v, ':'), *c2;
-		bool ro = false;
+		bool vro = false;
 		if (!c1)
 			return sfc_err(e, 0, "bad volume '%s' (expected SRC:DST[:ro])", cf->volumes.v[i]);
 		*c1++ = 0;
 		if ((c2 = strchr(c1, ':'))) {
 			*c2++ = 0;
 			if (!strcmp(c2, "ro"))
-				ro = true;
+				vro = true;
 			else if (strcmp(c2, "rw"))
 				return sfc_err(e, 0, "bad volume '%s' (the mode is ro or rw)", cf->volumes.v[i]);
 		}
 		dst = sfc_path_normalize(c1);
 		if ((r = check_dst(c1, "volume", e)) < 0 || (r = resolve_src(cf->cwd, v, &src, e)) < 0)
 			return r;
-		sfc_mount_plan_add(p, SFC_MOP_BIND, ro ? SFC_MOP_RO : 0, src, dst, "volume");
+		sfc_mount_plan_add(p, SFC_MOP_BIND, vro ? SFC_MOP_RO : 0, src, dst, "volume");
 	}
 	for (size_t i = 0; i < cf->tmpfs.n; i++) {
 		_cleanup_free_ char *v = sfc_xstrdup(cf->tmpfs.v[i]), *dst = NULL;
@@ -1264,6 +1264,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 	struct netctx n = { .c = c };
 	const char *workdir;
 	int64_t uid = 0, gid = 0;
+	bool ro;
 	int r;
 
 	if ((r = prepare(c, &pp, e)) < 0) {
@@ -1291,11 +1292,10 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 	free(pp.spec.hostname);
 	pp.spec.hostname = sfc_xstrdup(c->cfg.name);
 	pp.spec.network = pp.net == SFC_CNET_HOST ? SFC_NET_ALLOW : SFC_NET_LOCALHOST;
-	if (pp.spec.read_only_root && pp.spec.origin[SFC_K_READ_ONLY_ROOT].kind != SFC_ORIGIN_BUILTIN &&
-	    !c->cfg.read_only && !c->cfg.host) {
-		r = sfc_err(e, 0, "the policy asks for a read-only root: create the container with --read-only");
-		goto out;
-	}
+	/* a policy's read_only_root makes the root read-only (the upper dir,
+	 * if the container has one, is left out of the overlay) */
+	ro = c->cfg.read_only || (pp.spec.read_only_root && pp.spec.origin[SFC_K_READ_ONLY_ROOT].kind != SFC_ORIGIN_BUILTIN &&
+				  pp.spec.origin[SFC_K_READ_ONLY_ROOT].kind != SFC_ORIGIN_UNSET);
 	workdir = c->cfg.workdir                                      ? c->cfg.workdir
 		  : pp.ic && pp.ic->workdir                              ? pp.ic->workdir
 		  : !c->cfg.no_workspace && c->cfg.cwd && strcmp(c->cfg.cwd, "/") ? "/workspace"
@@ -1306,7 +1306,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 	}
 
 	sfc_sandbox_init(&sb, &pp.spec);
-	if ((r = build_plan(c, &pp.spec, pp.net, workdir, &sb.plan, e)) < 0)
+	if ((r = build_plan(c, &pp.spec, pp.net, workdir, ro, &sb.plan, e)) < 0)
 		goto out_sb;
 	build_env(c, pp.ic, &pp.spec, uid, &sb.env);
 	{
