@@ -74,6 +74,10 @@ int sfc_imgref_parse(const char *ref, struct sfc_imgref *r, struct sfc_error *e)
 #include <limits.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -84,6 +88,7 @@ int sfc_imgref_parse(const char *ref, struct sfc_imgref *r, struct sfc_error *e)
 #include "core/kernel.h"
 #include "core/oci.h"
 #include "core/parse.h"
+#include "core/userns.h"
 
 /* ---------------------------------------------------------- unpacking */
 
@@ -456,6 +461,94 @@ out:
 	return r;
 }
 
+/* The unpacker, confined: libarchive parses what a stranger wrote, so it
+ * runs in a child of its own with a user, mount, network and IPC namespace
+ * whose root holds nothing but DEST (a bind mount: '..' stops at its root)
+ * and the archive as an open file.  Whatever a hostile archive could make
+ * libarchive do, the rest of the caller's files are not in view.  The
+ * child reports its result over a pipe. */
+struct unpack_msg {
+	int r, err;
+	char msg[1024];
+	struct sfc_unpack_stats stats;
+	char got_hex[65];
+};
+
+static int unpack_isolated(int fd, const char *dest, const char *what, struct sfc_unpack_opts *o, struct sfc_error *e)
+{
+	struct unpack_msg m;
+	uint64_t before = o->used ? *o->used : 0;
+	int p[2], st;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sfc_err(e, errno, "pipe");
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return sfc_err(e, errno, "fork");
+	}
+	if (pid == 0) {
+		struct sfc_error ce = { 0 };
+		uid_t u = geteuid();
+		gid_t g = getegid();
+		int root = -1, dfd = -1;
+		char dpath[64];
+
+		close(p[0]);
+		memset(&m, 0, sizeof(m));
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) < 0) {
+			m.r = sfc_err(&ce, errno, "unpack %s: a user namespace for the unpacker", what);
+		} else if (sfc_userns_map_self(u, u, g, g, &ce) < 0) {
+			m.r = -EPERM;
+		} else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+			   /* DEST may be under /tmp, which the tmpfs below covers: hold it
+			    * by an fd of this mount namespace */
+			   (dfd = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+			   snprintf(dpath, sizeof(dpath), "/proc/self/fd/%d", dfd) < 0 ||
+			   mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=16384") < 0 ||
+			   mkdir("/tmp/out", 0700) < 0 || mkdir("/tmp/old", 0700) < 0 ||
+			   mount(dpath, "/tmp/out", NULL, MS_BIND, NULL) < 0 || chdir("/tmp") < 0 ||
+			   sfc_pivot_root(".", "old") < 0 || umount2("old", MNT_DETACH) < 0 || rmdir("old") < 0 || chdir("/") < 0 ||
+			   (root = open("/out", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			m.r = sfc_err(&ce, errno, "unpack %s: confine the unpacker", what);
+		} else {
+			prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+			if (o->got_hex)
+				o->got_hex = m.got_hex;
+			m.r = sfc_unpack(fd, root, what, o, &ce);
+			m.stats = o->stats;
+		}
+		m.err = ce.err;
+		snprintf(m.msg, sizeof(m.msg), "%s", ce.msg);
+		(void)!write(p[1], &m, sizeof(m));
+		_exit(0);
+	}
+	close(p[1]);
+	n = sfc_read_full(p[0], &m, sizeof(m));
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(m))
+		return sfc_err(e, 0, "unpack %s: the unpacker died (%s %d)", what, WIFSIGNALED(st) ? "signal" : "status",
+			       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	o->stats = m.stats;
+	if (o->used)
+		*o->used = before + m.stats.bytes;
+	if (o->got_hex)
+		memcpy(o->got_hex, m.got_hex, 65);
+	if (m.r < 0) {
+		e->err = m.err;
+		e->status = 0;
+		snprintf(e->msg, sizeof(e->msg), "%s", m.msg);
+		return m.r;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ imports */
 
 static uint64_t max_size(const struct sfc_import_opts *o)
@@ -544,7 +637,7 @@ static int store_layer(struct sfc_store *st, int fd, const char *hex, bool verif
 		goto fail;
 	}
 	fchmod(root, 0755);
-	if ((r = sfc_unpack(fd, root, what, &uo, e)) < 0)
+	if ((r = unpack_isolated(fd, tmp, what, &uo, e)) < 0)
 		goto fail;
 	{
 		/* its unpacked size, for `images` */
@@ -708,7 +801,7 @@ static int unpack_outer(struct sfc_store *st, const char *file, const struct sfc
 		goto fail;
 	}
 	progress(o, "reading %s", file);
-	if ((r = sfc_unpack(fd, root, file, &uo, e)) < 0)
+	if ((r = unpack_isolated(fd, *tmp, file, &uo, e)) < 0)
 		goto fail;
 	return 0;
 fail:
