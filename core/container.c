@@ -27,6 +27,7 @@
 #include "core/env.h"
 #include "core/image.h"
 #include "core/kernel.h"
+#include "core/landlock.h"
 #include "core/limits.h"
 #include "core/mount.h"
 #include "core/oci.h"
@@ -1673,6 +1674,8 @@ int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sf
 	int64_t uid = 0, gid = 0;
 	const char *workdir;
 	pid_t pid, mpid;
+	struct sfc_mount_plan plan = { 0 };
+	struct sfc_landlock ll = { 0 };
 	int r, st;
 
 	if (c->state.state != SFC_C_RUNNING || !init_alive(c))
@@ -1691,6 +1694,23 @@ int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sf
 		  : !c->cfg.no_workspace && c->cfg.cwd && strcmp(c->cfg.cwd, "/") ? "/workspace"
 									     : "/";
 	build_env(c, pp.ic, &pp.spec, uid, &env);
+	/* the same Landlock rules as the container's payload, on its paths */
+	{
+		const char *why;
+		int abi = sfc_landlock_abi(&why);
+		if (abi > 0) {
+			bool ro = c->cfg.read_only || (pp.spec.read_only_root &&
+						       pp.spec.origin[SFC_K_READ_ONLY_ROOT].kind != SFC_ORIGIN_BUILTIN &&
+						       pp.spec.origin[SFC_K_READ_ONLY_ROOT].kind != SFC_ORIGIN_UNSET);
+			struct sfc_strv notes = { 0 };
+			if ((r = build_plan(c, &pp.spec, pp.net, workdir, ro, &plan, e)) < 0 ||
+			    (r = sfc_landlock_plan(&ll, abi, &pp.spec, &plan, true, &notes, e)) < 0) {
+				sfc_strv_clear(&notes);
+				goto out;
+			}
+			sfc_strv_clear(&notes);
+		}
+	}
 	if (!(mpid = member(c))) {
 		r = sfc_err(e, 0, "container %s has no process to join (its command has ended)", c->cfg.name);
 		goto out;
@@ -1752,6 +1772,7 @@ int sfc_container_exec(struct sfc_container *c, char **argv, bool tty, struct sf
 			(void)!chdir("/");
 		if (sfc_caps_drop_all(&ce) < 0 || sfc_limits_apply_rlimits(&pp.spec, &ce) < 0 ||
 		    (sfc_close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */), prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0 ||
+		    (ll.abi && sfc_landlock_apply(&ll, &ce) < 0) ||
 		    (sfc_seccomp_compiled() &&
 		     sfc_seccomp_install(pp.spec.seccomp, pp.spec.allow_nested, SFC_SECCOMP_ERRNO, &ce) < 0)) {
 			fprintf(stderr, "sefaca-container: exec: %s\n", ce.msg);
@@ -1785,6 +1806,8 @@ closefds:
 			close(fds[i]);
 out:
 	(void)tty;
+	sfc_landlock_free(&ll);
+	sfc_mount_plan_free(&plan);
 	sfc_strv_clear(&env);
 	prepared_free(&pp);
 	return r;
