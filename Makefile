@@ -96,7 +96,7 @@ PKGS-$(CONFIG_FEATURE_JSONC)   += json-c:json-c
 PKGS-$(CONFIG_FEATURE_ZLIB)    += zlib:z
 # libarchive reads only tar with the gzip, xz and zstd filters here: its
 # other formats (and libxml2, crypto) are never referenced, never linked.
-PKGS-$(CONFIG_FEATURE_IMAGES)  += libarchive:archive libzstd:zstd liblzma:lzma zlib:z nettle:nettle
+PKGS-$(CONFIG_FEATURE_IMAGES)  += libarchive:archive libzstd:zstd liblzma:lzma zlib:z
 PKG_NAMES   := $(foreach p,$(PKGS-y),$(firstword $(subst :, ,$(p))))
 ifeq ($(LIBC),musl)
 # musl-gcc searches neither /usr/include nor glibc's library directory (on

@@ -4,7 +4,7 @@
 //config:config SEFACA_CONTAINER
 //config:	bool "sefaca-container: rootless containers from images"
 //config:	default y
-//config:	depends on HAVE_LIBARCHIVE && HAVE_JSONC && HAVE_NETTLE
+//config:	depends on HAVE_LIBARCHIVE && HAVE_JSONC
 //config:	select FEATURE_IMAGES
 //config:	help
 //config:	  Run commands in containers made from OCI images, docker

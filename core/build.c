@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <nettle/sha2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "core/image.h"
 #include "core/kernel.h"
 #include "core/oci.h"
+#include "core/sha256.h"
 
 struct bstate {
 	struct sfc_store *st;
@@ -47,28 +47,21 @@ static void note(struct bstate *b, const char *fmt, ...)
 
 static void next_key(struct bstate *b, const char *what, const char *extra)
 {
-	struct sha256_ctx c;
-	uint8_t d[SHA256_DIGEST_SIZE];
-	static const char x[] = "0123456789abcdef";
+	struct sfc_sha256 c;
 
-	sha256_init(&c);
-	sha256_update(&c, 64, (const uint8_t *)b->key);
-	sha256_update(&c, strlen(what) + 1, (const uint8_t *)what);
+	sfc_sha256_init(&c);
+	sfc_sha256_update(&c, b->key, 64);
+	sfc_sha256_update(&c, what, strlen(what) + 1);
 	if (extra)
-		sha256_update(&c, strlen(extra) + 1, (const uint8_t *)extra);
+		sfc_sha256_update(&c, extra, strlen(extra) + 1);
 	/* what a RUN sees decides what it does */
 	for (size_t i = 0; i < b->config.env.n; i++)
-		sha256_update(&c, strlen(b->config.env.v[i]) + 1, (const uint8_t *)b->config.env.v[i]);
+		sfc_sha256_update(&c, b->config.env.v[i], strlen(b->config.env.v[i]) + 1);
 	if (b->config.user)
-		sha256_update(&c, strlen(b->config.user) + 1, (const uint8_t *)b->config.user);
+		sfc_sha256_update(&c, b->config.user, strlen(b->config.user) + 1);
 	if (b->config.workdir)
-		sha256_update(&c, strlen(b->config.workdir) + 1, (const uint8_t *)b->config.workdir);
-	sha256_digest(&c, sizeof(d), d);
-	for (int i = 0; i < 32; i++) {
-		b->key[2 * i] = x[d[i] >> 4];
-		b->key[2 * i + 1] = x[d[i] & 15];
-	}
-	b->key[64] = 0;
+		sfc_sha256_update(&c, b->config.workdir, strlen(b->config.workdir) + 1);
+	sfc_sha256_final_hex(&c, b->key);
 }
 
 /* ["a", "b"] (exec form) or a shell line */
@@ -223,12 +216,12 @@ static int do_run(struct bstate *b, const char *line, const char *args, struct s
 
 /* ---- COPY ---- */
 
-static void hash_str(struct sha256_ctx *h, const char *s)
+static void hash_str(struct sfc_sha256 *h, const char *s)
 {
-	sha256_update(h, strlen(s) + 1, (const uint8_t *)s);
+	sfc_sha256_update(h, s, strlen(s) + 1);
 }
 
-static int copy_file(int sfd, int ddir, const char *name, mode_t mode, struct sha256_ctx *h, const char *what,
+static int copy_file(int sfd, int ddir, const char *name, mode_t mode, struct sfc_sha256 *h, const char *what,
 		     struct sfc_error *e)
 {
 	_cleanup_close_ int d = openat(ddir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -238,7 +231,7 @@ static int copy_file(int sfd, int ddir, const char *name, mode_t mode, struct sh
 	if (d < 0)
 		return sfc_err(e, errno, "COPY %s", what);
 	while ((n = read(sfd, buf, sizeof(buf))) > 0) {
-		sha256_update(h, n, (const uint8_t *)buf);
+		sfc_sha256_update(h, buf, n);
 		if (sfc_write_full(d, buf, n) < 0)
 			return sfc_err(e, errno, "COPY %s", what);
 	}
@@ -250,7 +243,7 @@ static int copy_file(int sfd, int ddir, const char *name, mode_t mode, struct sh
 
 /* Copy SNAME of directory SDIR to DNAME of directory DDIR: never following
  * a symlink of the context (they are copied as symlinks). */
-static int copy_tree(int sdir, const char *sname, int ddir, const char *dname, const char *rel, struct sha256_ctx *h,
+static int copy_tree(int sdir, const char *sname, int ddir, const char *dname, const char *rel, struct sfc_sha256 *h,
 		     struct sfc_error *e)
 {
 	struct stat st;
@@ -259,7 +252,7 @@ static int copy_tree(int sdir, const char *sname, int ddir, const char *dname, c
 	if (fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return sfc_err(e, errno, "COPY %s", rel);
 	hash_str(h, rel);
-	sha256_update(h, sizeof(st.st_mode), (const uint8_t *)&st.st_mode);
+	sfc_sha256_update(h, &st.st_mode, sizeof(st.st_mode));
 	if (S_ISLNK(st.st_mode)) {
 		char t[PATH_MAX];
 		ssize_t n = readlinkat(sdir, sname, t, sizeof(t) - 1);
@@ -342,11 +335,10 @@ static int mkdirs(int root, const char *path, struct sfc_error *e)
 static int do_copy(struct bstate *b, const char *line, const char *args, struct sfc_error *e)
 {
 	struct sfc_strv words = { 0 };
-	struct sha256_ctx h;
+	struct sfc_sha256 h;
 	_cleanup_free_ char *tmp = NULL, *dst = NULL;
 	_cleanup_close_ int ctx = -1, root = -1;
 	char digest[65];
-	uint8_t d[SHA256_DIGEST_SIZE];
 	int r = 0;
 
 	sfc_strv_split(&words, args, " \t");
@@ -378,7 +370,7 @@ static int do_copy(struct bstate *b, const char *line, const char *args, struct 
 		goto out;
 	}
 	fchmod(root, 0755);
-	sha256_init(&h);
+	sfc_sha256_init(&h);
 	for (size_t i = 0; i + 1 < words.n && r == 0; i++) {
 		const char *src = words.v[i];
 		/* sources are beneath the context: no '..' or symlink out of it */
@@ -460,9 +452,7 @@ static int do_copy(struct bstate *b, const char *line, const char *args, struct 
 	}
 	if (r < 0)
 		goto out;
-	sha256_digest(&h, sizeof(d), d);
-	for (int i = 0; i < 32; i++)
-		snprintf(digest + 2 * i, 3, "%02x", d[i]);
+	sfc_sha256_final_hex(&h, digest);
 	next_key(b, line, digest);
 	if (sfc_store_has_layer(b->st, b->key)) {
 		note(b, "STEP %d/%d: %s (cached)", b->step, b->nsteps, line);

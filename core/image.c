@@ -72,7 +72,6 @@ int sfc_imgref_parse(const char *ref, struct sfc_imgref *r, struct sfc_error *e)
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <nettle/sha2.h>
 #include <stdio.h>
 #include <sched.h>
 #include <signal.h>
@@ -88,13 +87,14 @@ int sfc_imgref_parse(const char *ref, struct sfc_imgref *r, struct sfc_error *e)
 #include "core/kernel.h"
 #include "core/oci.h"
 #include "core/parse.h"
+#include "core/sha256.h"
 #include "core/userns.h"
 
 /* ---------------------------------------------------------- unpacking */
 
 struct reader {
 	int fd;
-	struct sha256_ctx sha;
+	struct sfc_sha256 sha;
 	char buf[128 * 1024];
 };
 
@@ -110,7 +110,7 @@ static la_ssize_t reader_read(struct archive *a, void *data, const void **out)
 		archive_set_error(a, errno, "read");
 		return -1;
 	}
-	sha256_update(&rd->sha, n, (const uint8_t *)rd->buf);
+	sfc_sha256_update(&rd->sha, rd->buf, n);
 	*out = rd->buf;
 	return n;
 }
@@ -408,7 +408,7 @@ int sfc_unpack(int fd, int root, const char *what, struct sfc_unpack_opts *o, st
 	if (!o->max_size)
 		o->max_size = SFC_IMAGE_MAX_SIZE_DEFAULT;
 	rd->fd = fd;
-	sha256_init(&rd->sha);
+	sfc_sha256_init(&rd->sha);
 	/* Only tar, and only these filters: nothing else of libarchive is
 	 * referenced, so nothing else is linked into the static binary. */
 	archive_read_support_format_tar(a);
@@ -437,18 +437,11 @@ int sfc_unpack(int fd, int root, const char *what, struct sfc_unpack_opts *o, st
 			continue;
 		if (n <= 0)
 			break;
-		sha256_update(&rd->sha, n, (const uint8_t *)rd->buf);
+		sfc_sha256_update(&rd->sha, rd->buf, n);
 	}
 	{
-		uint8_t dig[SHA256_DIGEST_SIZE];
 		char hex[65];
-		static const char x[] = "0123456789abcdef";
-		sha256_digest(&rd->sha, sizeof(dig), dig);
-		for (int i = 0; i < 32; i++) {
-			hex[2 * i] = x[dig[i] >> 4];
-			hex[2 * i + 1] = x[dig[i] & 15];
-		}
-		hex[64] = 0;
+		sfc_sha256_final_hex(&rd->sha, hex);
 		if (o->got_hex)
 			memcpy(o->got_hex, hex, 65);
 		if (o->expect_hex && strcmp(hex, o->expect_hex))

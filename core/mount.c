@@ -379,6 +379,7 @@ struct apply_ctx {
 	int empty;   /* an empty read-only file, to hide files behind */
 	int final_ro[64];
 	int nfinal;
+	bool image_root; /* the root's tree comes from an image (overlay or directory) */
 	struct sfc_error *e;
 };
 
@@ -649,8 +650,10 @@ static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
 	 * mounted, looked up again by name and without following symlinks: an
 	 * image whose /proc is a symlink (to a host path, or to a directory it
 	 * can write) would otherwise redirect the masks, or let fake proc
-	 * files steer the runtime (runc CVE-2019-16884, CVE-2019-19921). */
-	{
+	 * files steer the runtime (runc CVE-2019-16884, CVE-2019-19921).  Only
+	 * where an image made the tree (a tmpfs root is ours, the host's is
+	 * the host's): sefaca-run's start pays nothing for it. */
+	if (c->image_root) {
 		_cleanup_close_ int chk = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
 						      SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
 		struct statfs sf;
@@ -950,7 +953,8 @@ out:
 int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void *), void *data, struct sfc_error *e)
 {
 	const struct sfc_mop *sys = NULL;
-	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .e = e };
+	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .e = e,
+			       .image_root = p->root == SFC_ROOT_OVERLAY || p->root == SFC_ROOT_DIR };
 	int r = -EINVAL;
 
 	/* Nothing we mount may propagate back to the host (SECURITY.md 3). */

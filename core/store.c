@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <nettle/sha2.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "core/cleanup.h"
 #include "core/oci.h"
+#include "core/sha256.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -30,45 +30,31 @@ bool sfc_digest_valid(const char *d)
 	return strspn(d + 7, "0123456789abcdef") == 64;
 }
 
-static void hex_of(const uint8_t *dig, char hex[65])
-{
-	static const char x[] = "0123456789abcdef";
-	for (int i = 0; i < 32; i++) {
-		hex[2 * i] = x[dig[i] >> 4];
-		hex[2 * i + 1] = x[dig[i] & 15];
-	}
-	hex[64] = 0;
-}
-
 void sfc_sha256_hex(const void *data, size_t len, char hex[65])
 {
-	struct sha256_ctx c;
-	uint8_t dig[SHA256_DIGEST_SIZE];
+	struct sfc_sha256 c;
 
-	sha256_init(&c);
-	sha256_update(&c, len, data);
-	sha256_digest(&c, sizeof(dig), dig);
-	hex_of(dig, hex);
+	sfc_sha256_init(&c);
+	sfc_sha256_update(&c, data, len);
+	sfc_sha256_final_hex(&c, hex);
 }
 
 int sfc_sha256_file(int fd, char hex[65], struct sfc_error *e)
 {
-	struct sha256_ctx c;
-	uint8_t dig[SHA256_DIGEST_SIZE];
+	struct sfc_sha256 c;
 	static char buf[65536];
 	ssize_t n;
 
-	sha256_init(&c);
+	sfc_sha256_init(&c);
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return sfc_err(e, errno, "read");
 		}
-		sha256_update(&c, n, (const uint8_t *)buf);
+		sfc_sha256_update(&c, buf, n);
 	}
-	sha256_digest(&c, sizeof(dig), dig);
-	hex_of(dig, hex);
+	sfc_sha256_final_hex(&c, hex);
 	return 0;
 }
 
@@ -1050,7 +1036,7 @@ out:
 	return r;
 }
 
-#else /* !ENABLE_FEATURE_IMAGES: the store needs json-c and nettle; fail closed */
+#else /* !ENABLE_FEATURE_IMAGES: the store needs json-c and libarchive; fail closed */
 #include <errno.h>
 #include <string.h>
 

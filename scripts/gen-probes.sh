@@ -19,6 +19,5 @@ HAVE_INIH inih
 HAVE_JSONC json-c
 HAVE_LIBARCHIVE libarchive
 HAVE_ZLIB zlib
-HAVE_NETTLE nettle
 LIST
 if [ -f "$out" ] && cmp -s "$tmp" "$out"; then rm -f "$tmp"; else mv -f "$tmp" "$out"; fi

@@ -6,6 +6,7 @@
 #include "autoconf.h"
 #include "core/image.h"
 #include "core/oci.h"
+#include "core/sha256.h"
 #include "core/store.h"
 #include "unit.h"
 
@@ -161,6 +162,45 @@ TEST(references_and_names)
 	CHECK(!sfc_store_image_name_valid("x:"));
 	CHECK(!sfc_store_image_name_valid(""));
 }
+
+static void sha(const void *d, size_t n, char out[65])
+{
+	struct sfc_sha256 c;
+	sfc_sha256_init(&c);
+	sfc_sha256_update(&c, d, n);
+	sfc_sha256_final_hex(&c, out);
+}
+
+TEST(sha256_nist_vectors)
+{
+	char h[65];
+	static char million[1000000];
+	struct sfc_sha256 c;
+
+	sha("", 0, h);
+	CHECK_STR(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha("abc", 3, h);
+	CHECK_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, h);
+	CHECK_STR(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	sha("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+	    112, h);
+	CHECK_STR(h, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+	memset(million, 'a', sizeof(million));
+	sha(million, sizeof(million), h);
+	CHECK_STR(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	/* the same, fed in odd pieces */
+	sfc_sha256_init(&c);
+	for (size_t i = 0; i < sizeof(million);) {
+		size_t k = (i % 97) + 1;
+		if (i + k > sizeof(million))
+			k = sizeof(million) - i;
+		sfc_sha256_update(&c, million + i, k);
+		i += k;
+	}
+	sfc_sha256_final_hex(&c, h);
+	CHECK_STR(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
 #endif
 
 int main(void)
@@ -173,6 +213,7 @@ int main(void)
 	RUN(config_fields);
 	RUN(docker_manifest);
 	RUN(references_and_names);
+	RUN(sha256_nist_vectors);
 #else
 	printf("SKIP unit/oci: FEATURE_IMAGES is not compiled in\n");
 #endif
