@@ -54,6 +54,7 @@
 //usage:  --workdir=DIR, -w   --user=UID[:GID], -u   --entrypoint=CMD
 //usage:  --no-workspace  do not mount the current directory at /workspace
 //usage:  --memory=SIZE --cpu=CPUS --pids=N --timeout=DURATION --nofile=N --fsize=SIZE
+//usage:  --require-limits  fail if a limit cannot be enforced (else a note)
 //usage:  --policy=NAME --seccomp=LEVEL --restart=no|on-failure[:N]|always
 //usage:  -q, --quiet     -h, --help
 //usage:
@@ -127,7 +128,8 @@ static bool opt_value(int argc, char **argv, int *i, const char *lng, const char
 
 /* sandbox settings a container takes as flags */
 static const char *const spec_flags[] = { "memory", "cpu", "pids", "timeout", "kill-grace", "nofile", "fsize",
-					  "seccomp", "policy", "level", "tmp-size", "best-effort", "allow-nested", NULL };
+					  "seccomp", "policy", "level", "tmp-size", "best-effort", "allow-nested",
+					  "require-limits", NULL };
 
 static void parse_run_opts(int argc, char **argv, int *ip, struct sfc_cconfig *cf, bool *help)
 {
@@ -248,7 +250,8 @@ static void parse_run_opts(int argc, char **argv, int *ip, struct sfc_cconfig *c
 				sfc_usage_error("unknown option %s", a);
 			if (eq) {
 				sfc_strv_push(&cf->flags, a);
-			} else if (!strcmp(name, "best-effort") || !strcmp(name, "allow-nested")) {
+			} else if (!strcmp(name, "best-effort") || !strcmp(name, "allow-nested") ||
+				   !strcmp(name, "require-limits")) {
 				sfc_strv_push_owned(&cf->flags, sfc_xasprintf("--%s=true", name));
 			} else {
 				if (i + 1 >= argc)
@@ -286,10 +289,16 @@ struct runenv {
 	struct sfc_sources src;
 };
 
+static void print_note(const char *msg, void *data)
+{
+	sfc_msg("note: %s", msg);
+}
+
 static void setup_container(struct sfc_container *c, struct runenv *re)
 {
 	extern char **environ;
 	c->quiet = quiet;
+	c->on_note = quiet ? NULL : print_note;
 	c->caller_env = environ;
 	sfc_sources_add_environ(&re->src, environ);
 	c->src = &re->src;

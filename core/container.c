@@ -1322,6 +1322,8 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 		sb.on_netns = net_hook;
 	if ((r = sfc_sandbox_prepare(&sb, e)) < 0)
 		goto out_sb;
+	for (size_t i = 0; c->on_note && i < sb.plan.notes.n; i++)
+		c->on_note(sb.plan.notes.v[i], c->note_data);
 	r = sfc_sandbox_run(&sb, e);
 	sfc_registry_remove(&n.reg);
 	net_down(&n);

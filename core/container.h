@@ -93,6 +93,10 @@ struct sfc_container {
 	/* sefaca-container build: the config being built, used instead of the
 	 * image's (cfg.layers are the layers so far) */
 	const struct sfc_image_config *config_override;
+	/* what the user should know before it runs (limits not enforced...);
+	 * NULL: nothing is said */
+	void (*on_note)(const char *msg, void *data);
+	void *note_data;
 };
 
 /* Create the container directory and config.json from CFG (taken over).
