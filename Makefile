@@ -42,7 +42,7 @@ CONFIG_TARGETS := defconfig tiny_defconfig allnoconfig allyesconfig alldefconfig
 KCONFIG_SRCS   := Kconfig core/Kconfig $(GEN)/probes.in $(GEN)/applets.in
 APPLET_FILES   := $(filter-out applets/main.c applets/common.c,$(wildcard applets/*.c))
 
-.PHONY: all check check-vm vm-bins check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
+.PHONY: all check check-slow check-vm vm-bins check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
 all: $(O)/sefaca $(O)/bin/.stamp
 
 # ---- generated Kconfig inputs -------------------------------------------------
@@ -95,6 +95,9 @@ PKGS-$(CONFIG_FEATURE_CAPNG)   += libcap-ng:cap-ng
 PKGS-$(CONFIG_FEATURE_CONFIG)  += inih:inih
 PKGS-$(CONFIG_FEATURE_JSONC)   += json-c:json-c
 PKGS-$(CONFIG_FEATURE_ZLIB)    += zlib:z
+# libarchive reads only tar with the gzip, xz and zstd filters here: its
+# other formats (and libxml2, crypto) are never referenced, never linked.
+PKGS-$(CONFIG_FEATURE_IMAGES)  += libarchive:archive libzstd:zstd liblzma:lzma zlib:z
 PKG_NAMES   := $(foreach p,$(PKGS-y),$(firstword $(subst :, ,$(p))))
 ifeq ($(LIBC),musl)
 # musl-gcc searches neither /usr/include nor glibc's library directory (on
@@ -102,7 +105,10 @@ ifeq ($(LIBC),musl)
 # linked into $(GEN)/sysinc and their archives named by full path.
 SYSINC      := $(GEN)/sysinc/.stamp
 LIB_CFLAGS  := -isystem $(GEN)/sysinc
-LIB_LIBS    := $(foreach p,$(PKGS-y),$(shell $(PKG_CONFIG) --variable=libdir $(firstword $(subst :, ,$(p))))/lib$(lastword $(subst :, ,$(p))).a)
+# (some .pc files name a libdir without the multiarch part: look there too)
+MULTIARCH   := $(shell gcc -print-multiarch 2>/dev/null)
+lib_archive = $(firstword $(wildcard $(shell $(PKG_CONFIG) --variable=libdir $(1))/lib$(2).a /usr/lib/$(MULTIARCH)/lib$(2).a) $(shell $(PKG_CONFIG) --variable=libdir $(1))/lib$(2).a)
+LIB_LIBS    := $(foreach p,$(PKGS-y),$(call lib_archive,$(firstword $(subst :, ,$(p))),$(lastword $(subst :, ,$(p)))))
 else
 LIB_CFLAGS  := $(if $(PKG_NAMES),$(shell $(PKG_CONFIG) --cflags $(PKG_NAMES)))
 LIB_LIBS    := $(if $(PKG_NAMES),$(shell $(PKG_CONFIG) --libs $(if $(filter 1,$(STATIC)),--static) $(PKG_NAMES)))
@@ -166,6 +172,8 @@ asan:
 # ---- tests --------------------------------------------------------------------
 check: all $(O)/tests/.stamp
 	tests/run
+check-slow: all $(O)/tests/.stamp
+	SEFACA_TEST_SLOW=1 tests/run
 check-unit: $(O)/tests/.stamp
 	tests/run unit
 

@@ -351,7 +351,7 @@ static void timestamp(struct sfc_json *j, const struct timespec *ts)
 	gmtime_r(&ts->tv_sec, &tm);
 	snprintf(b, sizeof(b), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
-	sfc_json_str(j, b);
+	sfc_json_string(j, b);
 }
 
 static void command(struct sfc_json *j, char **argv)
@@ -372,7 +372,7 @@ static void command(struct sfc_json *j, char **argv)
 			break;
 		}
 		total += n;
-		sfc_json_strn(j, *a, n);
+		sfc_json_stringn(j, *a, n);
 	}
 	sfc_json_arr_end(j);
 	if (cut)
@@ -389,7 +389,7 @@ static void size_or_null(struct sfc_json *j, const char *key, uint64_t v)
 		return;
 	}
 	sfc_format_size(v, b, sizeof(b));
-	sfc_json_str(j, b);
+	sfc_json_string(j, b);
 }
 
 static void seconds_or_null(struct sfc_json *j, const char *key, uint64_t ms)
@@ -439,7 +439,7 @@ static void config(struct sfc_json *j, const struct sfc_audit_info *a)
 	sfc_json_key(j, "sources");
 	sfc_json_arr_begin(j);
 	for (size_t i = 0; a->sources && i < a->sources->n; i++)
-		sfc_json_str(j, a->sources->v[i]);
+		sfc_json_string(j, a->sources->v[i]);
 	sfc_json_arr_end(j);
 	sfc_json_obj_end(j);
 }
@@ -460,19 +460,19 @@ static void layers(struct sfc_json *j, const struct sfc_sandbox *sb)
 	sfc_json_kbool(j, "no_new_privs", l->no_new_privs);
 	sfc_json_key(j, "cgroup");
 	if (l->cgroup && strcmp(l->cgroup, "none"))
-		sfc_json_str(j, l->cgroup);
+		sfc_json_string(j, l->cgroup);
 	else
 		sfc_json_null(j);
 	sfc_json_kstr(j, "limits", l->limits);
 	sfc_json_key(j, "limits_detail");
 	sfc_json_arr_begin(j);
 	for (size_t i = 0; i < l->limits_detail.n; i++)
-		sfc_json_str(j, l->limits_detail.v[i]);
+		sfc_json_string(j, l->limits_detail.v[i]);
 	sfc_json_arr_end(j);
 	sfc_json_key(j, "missing");
 	sfc_json_arr_begin(j);
 	for (size_t i = 0; i < l->missing.n; i++)
-		sfc_json_str(j, l->missing.v[i]);
+		sfc_json_string(j, l->missing.v[i]);
 	sfc_json_arr_end(j);
 	sfc_json_obj_end(j);
 }
@@ -519,7 +519,39 @@ void sfc_audit_record_head(struct sfc_json *j_, const struct sfc_audit_info *a)
 	sfc_json_kstr(&j, "user", user);
 	sfc_json_kstr(&j, "cwd", a->cwd);
 	command(&j, a->argv);
-	config(&j, a);
+	if (a->container) {
+		const struct sfc_audit_container *c = a->container;
+		sfc_json_kstr(&j, "container_id", c->container_id);
+		sfc_json_kstr(&j, "name", c->name);
+		sfc_json_kstr(&j, "runtime", c->runtime);
+		sfc_json_kstr(&j, "image", c->image);
+		sfc_json_kstr(&j, "image_id", c->image_id);
+		sfc_json_key(&j, "volumes");
+		sfc_json_arr_begin(&j);
+		for (size_t i = 0; c->volumes && i < c->volumes->n; i++)
+			sfc_json_string(&j, c->volumes->v[i]);
+		sfc_json_arr_end(&j);
+		if (!a->spec) {
+			/* the limits as the container resolved them */
+			sfc_json_key(&j, "config");
+			sfc_json_obj_begin(&j);
+			sfc_json_kstr(&j, "network", c->network);
+			size_or_null(&j, "memory", c->memory_limit);
+			sfc_json_key(&j, "cpu");
+			if (c->cpu_limit_milli)
+				sfc_json_double(&j, c->cpu_limit_milli / 1000.0, 3);
+			else
+				sfc_json_null(&j);
+			sfc_json_key(&j, "pids");
+			if (c->pids_limit)
+				sfc_json_uint(&j, c->pids_limit);
+			else
+				sfc_json_null(&j);
+			sfc_json_obj_end(&j);
+		}
+	}
+	if (!a->container || a->spec)
+		config(&j, a);
 	if (a->sb && a->sb->layers.limits)
 		layers(&j, a->sb);
 	else
@@ -529,7 +561,7 @@ void sfc_audit_record_head(struct sfc_json *j_, const struct sfc_audit_info *a)
 
 char *sfc_audit_record_tail(struct sfc_json *j_, const struct sfc_audit_info *a, size_t *len)
 {
-	const struct sfc_result *res = a->sb ? &a->sb->result : NULL;
+	const struct sfc_result *res = a->sb ? &a->sb->result : a->result;
 	char *s;
 #define j (*j_)
 
@@ -556,12 +588,12 @@ char *sfc_audit_record_tail(struct sfc_json *j_, const struct sfc_audit_info *a,
 	sfc_json_kbool(&j, "ran", res && res->ran);
 	sfc_json_key(&j, "exit_code");
 	if (res && res->ran && res->exit_code >= 0)
-		sfc_json_int(&j, res->exit_code);
+		sfc_json_sint(&j, res->exit_code);
 	else
 		sfc_json_null(&j);
 	sfc_json_key(&j, "signal");
 	if (res && res->signal)
-		sfc_json_int(&j, res->signal);
+		sfc_json_sint(&j, res->signal);
 	else
 		sfc_json_null(&j);
 	sfc_json_key(&j, "duration");
@@ -591,6 +623,44 @@ char *sfc_audit_record_tail(struct sfc_json *j_, const struct sfc_audit_info *a,
 		*len = n;
 	return s;
 #undef j
+}
+
+int sfc_audit_write(struct sfc_audit_info *a, struct sfc_error *e)
+{
+	extern char **environ;
+	struct sfc_audit_target t;
+	char id[20];
+	const char *al = getenv("SEFACA_AUDIT_LOG");
+	_cleanup_free_ char *cwd = a->cwd ? NULL : getcwd(NULL, 0);
+	_cleanup_free_ char *line = NULL;
+	size_t len;
+	int r;
+
+	if (!ENABLE_FEATURE_AUDIT)
+		return 0;
+	if (al && (!*al || (al[0] != '/' && strcmp(al, "none") && strcmp(al, "syslog"))))
+		al = NULL;
+	sfc_audit_target_init(&t, al, false, environ, cwd ? cwd : a->cwd);
+	if (t.kind == SFC_AUDIT_NONE) {
+		sfc_audit_target_free(&t);
+		return 0;
+	}
+	if (!a->id) {
+		sfc_audit_new_id(id);
+		a->id = id;
+	}
+	if (!a->start.tv_sec)
+		clock_gettime(CLOCK_REALTIME, &a->start);
+	if (!a->cwd)
+		a->cwd = cwd;
+	line = sfc_audit_record(a, &len);
+	r = sfc_audit_append(&t, line, len, e);
+	if (a->cwd == cwd)
+		a->cwd = NULL;
+	if (a->id == id)
+		a->id = NULL;
+	sfc_audit_target_free(&t);
+	return r;
 }
 
 char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len)

@@ -59,6 +59,14 @@ int sfc_audit_open(const struct sfc_audit_target *t);
 /* Append to the log file PATH (the primitive under sfc_audit_append). */
 int sfc_audit_append_file(const char *path, const char *line, size_t len, struct sfc_error *e);
 
+/* A container's run (sefaca-container): seed 000's fields. */
+struct sfc_audit_container {
+	const char *container_id, *name, *runtime, *image, *image_id, *network;
+	const struct sfc_strv *volumes;
+	uint64_t memory_limit, pids_limit; /* 0: none */
+	uint32_t cpu_limit_milli;
+};
+
 /* What a record says about one run. */
 struct sfc_audit_info {
 	const char *applet;           /* "run", "shell", "make", "container" */
@@ -75,6 +83,8 @@ struct sfc_audit_info {
 	const struct sfc_violation *extra; /* violations found before the sandbox (blocked command) */
 	size_t nextra;
 	bool learn;
+	const struct sfc_audit_container *container; /* or NULL */
+	const struct sfc_result *result; /* the run's result where there is no SB */
 };
 /* The record as one line ending in '\n'; returns a new string. */
 char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len);
@@ -84,6 +94,10 @@ char *sfc_audit_record(const struct sfc_audit_info *a, size_t *len);
 struct sfc_json;
 void sfc_audit_record_head(struct sfc_json *j, const struct sfc_audit_info *a);
 char *sfc_audit_record_tail(struct sfc_json *j, const struct sfc_audit_info *a, size_t *len);
+/* Record a run made without a session (sefaca-container): to
+ * SEFACA_AUDIT_LOG, or the default log.  A is filled by the caller (its
+ * start, id and the like may be left empty). */
+int sfc_audit_write(struct sfc_audit_info *a, struct sfc_error *e);
 /* A new run id "r-" + 16 hex digits. */
 void sfc_audit_new_id(char buf[20]);
 /* The user name of UID from /etc/passwd (no NSS), or NULL. */

@@ -259,7 +259,7 @@ char *sfc_explain_text(const struct sfc_explain *x)
 	for (char **a = sb && sb->argv ? sb->argv : s->argv; a && *a; a++) {
 		struct sfc_json j;
 		sfc_json_init(&j);
-		sfc_json_str(&j, *a); /* quoted and escaped: control characters stay visible */
+		sfc_json_string(&j, *a); /* quoted and escaped: control characters stay visible */
 		outf(&o, " %s", j.buf);
 		sfc_json_free(&j);
 	}
@@ -324,7 +324,7 @@ char *sfc_explain_json(const struct sfc_explain *x)
 			sfc_json_key(&j, "value");
 			sfc_json_arr_begin(&j);
 			for (size_t i = 0; i < l->items.n; i++)
-				sfc_json_str(&j, l->items.v[i]);
+				sfc_json_string(&j, l->items.v[i]);
 			sfc_json_arr_end(&j);
 			sfc_json_key(&j, "origins");
 			sfc_json_arr_begin(&j);
@@ -345,7 +345,7 @@ char *sfc_explain_json(const struct sfc_explain *x)
 	sfc_json_key(&j, "config_files");
 	sfc_json_arr_begin(&j);
 	for (size_t i = 0; x->sources && i < x->sources->n; i++)
-		sfc_json_str(&j, x->sources->v[i]);
+		sfc_json_string(&j, x->sources->v[i]);
 	sfc_json_arr_end(&j);
 
 	sfc_kernel_probe(&k, why, sizeof(why));
@@ -382,12 +382,12 @@ char *sfc_explain_json(const struct sfc_explain *x)
 		sfc_json_key(&j, "limits_detail");
 		sfc_json_arr_begin(&j);
 		for (size_t i = 0; i < l->limits_detail.n; i++)
-			sfc_json_str(&j, l->limits_detail.v[i]);
+			sfc_json_string(&j, l->limits_detail.v[i]);
 		sfc_json_arr_end(&j);
 		sfc_json_key(&j, "missing");
 		sfc_json_arr_begin(&j);
 		for (size_t i = 0; i < l->missing.n; i++)
-			sfc_json_str(&j, l->missing.v[i]);
+			sfc_json_string(&j, l->missing.v[i]);
 		sfc_json_arr_end(&j);
 		sfc_json_obj_end(&j);
 
@@ -410,7 +410,7 @@ char *sfc_explain_json(const struct sfc_explain *x)
 		sfc_json_key(&j, "hidden");
 		sfc_json_arr_begin(&j);
 		for (size_t i = 0; i < sb->plan.hidden.n; i++)
-			sfc_json_str(&j, sb->plan.hidden.v[i]);
+			sfc_json_string(&j, sb->plan.hidden.v[i]);
 		sfc_json_arr_end(&j);
 		sfc_json_kstr(&j, "workdir", sb->plan.workdir);
 		sfc_json_obj_end(&j);
@@ -422,28 +422,28 @@ char *sfc_explain_json(const struct sfc_explain *x)
 		sfc_json_key(&j, "dropped");
 		sfc_json_arr_begin(&j);
 		for (size_t i = 0; i < dropped.n; i++)
-			sfc_json_str(&j, dropped.v[i]);
+			sfc_json_string(&j, dropped.v[i]);
 		sfc_json_arr_end(&j);
 		sfc_json_obj_end(&j);
 		sfc_json_key(&j, "notes");
 		sfc_json_arr_begin(&j);
 		for (size_t i = 0; i < sb->plan.notes.n; i++)
-			sfc_json_str(&j, sb->plan.notes.v[i]);
+			sfc_json_string(&j, sb->plan.notes.v[i]);
 		sfc_json_arr_end(&j);
 	} else {
 		sfc_json_null(&j);
 	}
 	sfc_json_key(&j, "audit_log");
 	if (!x->audit || x->audit->kind == SFC_AUDIT_NONE)
-		sfc_json_str(&j, "none");
+		sfc_json_string(&j, "none");
 	else if (x->audit->kind == SFC_AUDIT_SYSLOG)
-		sfc_json_str(&j, "syslog");
+		sfc_json_string(&j, "syslog");
 	else
-		sfc_json_str(&j, x->audit->path);
+		sfc_json_string(&j, x->audit->path);
 	sfc_json_key(&j, "command");
 	sfc_json_arr_begin(&j);
 	for (char **a = sb && sb->argv ? sb->argv : s->argv; a && *a; a++)
-		sfc_json_str(&j, *a);
+		sfc_json_string(&j, *a);
 	sfc_json_arr_end(&j);
 	sfc_json_obj_end(&j);
 	sfc_strv_clear(&dropped);

@@ -198,7 +198,7 @@ void sfc_json_key(struct sfc_json *j, const char *key)
 	j->after_key = true;
 }
 
-void sfc_json_strn(struct sfc_json *j, const char *s, size_t n)
+void sfc_json_stringn(struct sfc_json *j, const char *s, size_t n)
 {
 	value_prefix(j);
 	putc_(j, '"');
@@ -206,13 +206,13 @@ void sfc_json_strn(struct sfc_json *j, const char *s, size_t n)
 	putc_(j, '"');
 }
 
-void sfc_json_str(struct sfc_json *j, const char *s)
+void sfc_json_string(struct sfc_json *j, const char *s)
 {
 	if (!s) {
 		sfc_json_null(j);
 		return;
 	}
-	sfc_json_strn(j, s, strlen(s));
+	sfc_json_stringn(j, s, strlen(s));
 }
 
 static void put_u64(struct sfc_json *j, uint64_t v, bool neg)
@@ -227,7 +227,7 @@ static void put_u64(struct sfc_json *j, uint64_t v, bool neg)
 	put(j, p, b + sizeof(b) - p);
 }
 
-void sfc_json_int(struct sfc_json *j, int64_t v)
+void sfc_json_sint(struct sfc_json *j, int64_t v)
 {
 	value_prefix(j);
 	put_u64(j, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
@@ -272,7 +272,7 @@ void sfc_json_double(struct sfc_json *j, double v, int decimals)
 	put(j, b, n);
 }
 
-void sfc_json_bool(struct sfc_json *j, bool v)
+void sfc_json_boolean(struct sfc_json *j, bool v)
 {
 	value_prefix(j);
 	put(j, v ? "true" : "false", v ? 4 : 5);
@@ -287,13 +287,13 @@ void sfc_json_null(struct sfc_json *j)
 void sfc_json_kstr(struct sfc_json *j, const char *key, const char *s)
 {
 	sfc_json_key(j, key);
-	sfc_json_str(j, s);
+	sfc_json_string(j, s);
 }
 
 void sfc_json_kint(struct sfc_json *j, const char *key, int64_t v)
 {
 	sfc_json_key(j, key);
-	sfc_json_int(j, v);
+	sfc_json_sint(j, v);
 }
 
 void sfc_json_kuint(struct sfc_json *j, const char *key, uint64_t v)
@@ -305,7 +305,7 @@ void sfc_json_kuint(struct sfc_json *j, const char *key, uint64_t v)
 void sfc_json_kbool(struct sfc_json *j, const char *key, bool v)
 {
 	sfc_json_key(j, key);
-	sfc_json_bool(j, v);
+	sfc_json_boolean(j, v);
 }
 
 void sfc_json_knull(struct sfc_json *j, const char *key)

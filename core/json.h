@@ -33,12 +33,12 @@ void sfc_json_arr_begin(struct sfc_json *j);
 void sfc_json_arr_end(struct sfc_json *j);
 void sfc_json_key(struct sfc_json *j, const char *key);
 
-void sfc_json_str(struct sfc_json *j, const char *s);         /* NULL writes null */
-void sfc_json_strn(struct sfc_json *j, const char *s, size_t n);
-void sfc_json_int(struct sfc_json *j, int64_t v);
+void sfc_json_string(struct sfc_json *j, const char *s);         /* NULL writes null */
+void sfc_json_stringn(struct sfc_json *j, const char *s, size_t n);
+void sfc_json_sint(struct sfc_json *j, int64_t v);
 void sfc_json_uint(struct sfc_json *j, uint64_t v);
 void sfc_json_double(struct sfc_json *j, double v, int decimals); /* non-finite writes null */
-void sfc_json_bool(struct sfc_json *j, bool v);
+void sfc_json_boolean(struct sfc_json *j, bool v);
 void sfc_json_null(struct sfc_json *j);
 
 /* key + value shorthands */

@@ -191,9 +191,10 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	if ((r = sfc_cgroup_plan(&sb->cg, s, l, &sb->plan.notes, e)) < 0)
 		return r;
 
-	if ((r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
+	if (!sb->plan_ready && (r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
 		return r;
-	sfc_env_build(s, sb->plan.workdir, &sb->env);
+	if (!sb->env_ready)
+		sfc_env_build(s, sb->plan.workdir, &sb->env);
 	if (sb->proxy)
 		sfc_proxy_env(sb->proxy, &sb->env);
 	{
@@ -480,7 +481,7 @@ done:
 
 /* pid 1 of the sandbox. */
 static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, int proxysock, const sigset_t *orig,
-		      struct shared *sh)
+		      struct shared *sh, const int *netsync)
 {
 	static char net_stack[16384] __attribute__((aligned(16)));
 	static char payload_stack[65536] __attribute__((aligned(16)));
@@ -544,6 +545,17 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 		close(c.procfd);
 	if (proxysock >= 0)
 		close(proxysock);
+	/* The supervisor wires up user-mode networking (sb->on_netns) while we
+	 * wait: nothing runs before the network it set up is there. */
+	if (netsync[0] >= 0) {
+		char b = 'n';
+		if (write(netsync[0], &b, 1) != 1 || read(netsync[1], &b, 1) != 1 || b != 'g') {
+			sfc_err(&e, EIO, "network setup");
+			goto fail;
+		}
+		close(netsync[0]);
+		close(netsync[1]);
+	}
 	/* Capabilities in our user namespace were needed for the mounts; from
 	 * here on nobody in the sandbox has any: init drops them, the payload
 	 * inherits the empty sets. */
@@ -625,6 +637,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	struct sfc_result *res = &sb->result;
 	int syncp[2] = { -1, -1 }, holdp[2] = { -1, -1 }, donep[2] = { -1, -1 }, proxyp[2] = { -1, -1 }, sfd = -1;
 	int fallback_err = 0;
+	int readyp[2] = { -1, -1 }, gop[2] = { -1, -1 };
+	bool netsync = sb->on_netns && sb->layers.netns;
 	sigset_t mask, orig;
 	struct shared *sh;
 	unsigned long flags;
@@ -644,7 +658,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return sfc_err(e, errno, "mmap");
-	if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(holdp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0) {
+	if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(holdp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0 ||
+	    (netsync && (pipe2(readyp, O_CLOEXEC) < 0 || pipe2(gop, O_CLOEXEC) < 0))) {
 		r = sfc_err(e, errno, "pipe");
 		goto out;
 	}
@@ -707,7 +722,11 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		close(sfd);
 		if (proxyp[0] >= 0)
 			close(proxyp[0]);
-		_exit(child_main(sb, syncp[1], donep[1], holdp[0], proxyp[1], &orig, sh));
+		if (netsync) {
+			close(readyp[0]);
+			close(gop[1]);
+		}
+		_exit(child_main(sb, syncp[1], donep[1], holdp[0], proxyp[1], &orig, sh, (int[2]){ readyp[1], gop[0] }));
 	}
 	res->pid = pid;
 	if (sb->cg.attach_by_pid) {
@@ -733,6 +752,25 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		goto out;
+	}
+	if (netsync) {
+		char b;
+		close(readyp[1]);
+		readyp[1] = -1;
+		close(gop[0]);
+		gop[0] = -1;
+		/* EOF: init failed before its network namespace was ready; its
+		 * message is on the sync pipe. */
+		if (sfc_read_full(readyp[0], &b, 1) == 1) {
+			if ((r = sb->on_netns(sb, pid, sb->hook_data, e)) < 0) {
+				kill(pid, SIGKILL);
+				waitpid(pid, NULL, 0);
+				res->duration = sfc_now_mono() - t0;
+				goto out;
+			}
+			b = 'g';
+			(void)!write(gop[1], &b, 1);
+		}
 	}
 
 	/* One loop from here to the end: setup errors or execve (EOF) on the
@@ -860,6 +898,10 @@ out:
 			close(holdp[i]);
 		if (donep[i] >= 0)
 			close(donep[i]);
+		if (readyp[i] >= 0)
+			close(readyp[i]);
+		if (gop[i] >= 0)
+			close(gop[i]);
 	}
 	munmap(sh, sizeof(*sh));
 	if (fallback_err) {

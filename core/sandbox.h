@@ -104,6 +104,14 @@ struct sfc_sandbox {
 	struct sfc_landlock *landlock; /* rules the payload applies (core/landlock.h) */
 	struct sfc_proxy *proxy;       /* network=allow:HOST... (core/proxy.h) */
 	char *private_tmp;             /* without namespaces: the payload's TMPDIR (core/fallback.c) */
+	/* sefaca-container builds the view itself: with these set,
+	 * sfc_sandbox_prepare keeps sb->plan / sb->env as the caller made them. */
+	bool plan_ready, env_ready;
+	/* Called in the supervisor once the sandbox's own network namespace
+	 * exists, before the payload starts (user-mode networking: pasta,
+	 * slirp4netns).  PID is the sandbox's init, on the host.  A failure
+	 * stops the run before anything is executed. */
+	int (*on_netns)(struct sfc_sandbox *sb, pid_t pid, void *data, struct sfc_error *e);
 };
 
 /* Watch FD while the sandbox runs (see struct sfc_watch); may be called

@@ -8,10 +8,12 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
       libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev zlib1g-dev
+      libzstd-dev liblzma-dev
+      busybox-static umoci skopeo passt slirp4netns mmdebstrap
       util-linux procps iproute2 python3 jq curl ca-certificates clang
-      qemu-system-x86 busybox-static"
+      qemu-system-x86"
 if [ "${1:-}" = --bench ]; then
-	pkgs="$pkgs bubblewrap hyperfine time"
+	pkgs="$pkgs bubblewrap hyperfine time crun runc podman uidmap fuse-overlayfs catatonit"
 fi
 apt-get update -q
 # libFuzzer and the sanitizer runtimes (make fuzz): a package of their own

@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65536)
 		return 0;
 	sfc_json_init(&j);
-	sfc_json_strn(&j, (const char *)data, size);
+	sfc_json_stringn(&j, (const char *)data, size);
 	out = sfc_json_steal(&j, &n);
 	if (!valid_json_string((const unsigned char *)out, n))
 		abort();

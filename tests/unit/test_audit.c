@@ -27,7 +27,7 @@ static char *json_of(const char *s, size_t n)
 {
 	struct sfc_json j;
 	sfc_json_init(&j);
-	sfc_json_strn(&j, s, n);
+	sfc_json_stringn(&j, s, n);
 	return sfc_json_steal(&j, NULL);
 }
 
@@ -66,7 +66,7 @@ TEST(json_structure)
 	sfc_json_kstr(&j, "a", "1");
 	sfc_json_key(&j, "b");
 	sfc_json_arr_begin(&j);
-	sfc_json_int(&j, -1);
+	sfc_json_sint(&j, -1);
 	sfc_json_uint(&j, 18446744073709551615ULL);
 	sfc_json_obj_begin(&j);
 	sfc_json_obj_end(&j);
