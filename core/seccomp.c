@@ -68,6 +68,14 @@ unsigned sfc_seccomp_filter_len(enum sfc_seclevel level, bool nested, enum sfc_s
 	return v ? v->len : 0;
 }
 
+const struct sock_filter *sfc_seccomp_filter(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act,
+					     unsigned *len)
+{
+	const struct sfc_bpf_variant *v = variant(level, nested, act);
+	*len = v ? v->len : 0;
+	return v ? v->prog : NULL;
+}
+
 #else /* !ENABLE_FEATURE_SECCOMP: fail closed, never a silent no-op */
 
 bool sfc_seccomp_compiled(void)
@@ -88,5 +96,12 @@ const char *sfc_seccomp_syscall_name(int nr)
 unsigned sfc_seccomp_filter_len(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act)
 {
 	return 0;
+}
+
+const struct sock_filter *sfc_seccomp_filter(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act,
+					     unsigned *len)
+{
+	*len = 0;
+	return NULL;
 }
 #endif

@@ -48,6 +48,13 @@ static const struct sfc_key_info keys[SFC_K__MAX] = {
 	[SFC_K_ALLOW_NESTED] = { "allow_nested", "let the payload create namespaces (nested sandboxes)", false, false },
 	[SFC_K_SECCOMP] = { "seccomp", "filter strength: strict, default or permissive", false, false },
 	[SFC_K_BEST_EFFORT] = { "best_effort", "run with the layers this machine allows instead of failing", false, true },
+	[SFC_K_ENV_PROFILE] = { "env", "named environment (development, production, build, or [env.NAME] from config)", false, false },
+	[SFC_K_BLOCKED_COMMANDS] = { "blocked_commands", "programs refused by name (and hidden inside)", true, false },
+	[SFC_K_AUDIT_LOG] = { "audit_log", "audit log: a file, syslog or none", false, true },
+	[SFC_K_AUDIT_REQUIRED] = { "audit_required", "refuse to run when the audit log cannot be written", false, true },
+	[SFC_K_IMAGE] = { "image", "container image (sefaca-container)", false, false },
+	[SFC_K_VOLUMES] = { "volumes", "SRC:DST[:ro] mounted into a container (sefaca-container)", true, false },
+	[SFC_K_ALLOWED_IMAGES] = { "allowed_images", "images a policy admits (sefaca-container)", true, false },
 };
 
 const struct sfc_key_info *sfc_key_info(enum sfc_key k)
@@ -153,6 +160,7 @@ void sfc_sources_clear(struct sfc_sources *src)
 	free(src->profiles);
 	sfc_settings_clear(&src->env);
 	sfc_settings_clear(&src->flags);
+	sfc_strv_clear(&src->names);
 	memset(src, 0, sizeof(*src));
 }
 
@@ -242,8 +250,14 @@ void sfc_spec_free(struct sfc_spec *spec)
 	list_clear(&spec->setenv);
 	list_clear(&spec->unsetenv);
 	list_clear(&spec->keep_env);
+	list_clear(&spec->blocked_commands);
+	list_clear(&spec->volumes);
+	list_clear(&spec->allowed_images);
 	free(spec->preset);
 	free(spec->policy);
+	free(spec->env_profile);
+	free(spec->audit_log);
+	free(spec->image);
 	free(spec->workdir);
 	free(spec->hostname);
 }
@@ -253,6 +267,11 @@ static void list_add(struct sfc_list *l, char *item, const struct sfc_origin *o)
 	sfc_strv_push_owned(&l->items, item);
 	l->origins = sfc_xrealloc(l->origins, l->items.n * sizeof(*l->origins));
 	l->origins[l->items.n - 1] = *o;
+}
+
+void sfc_spec_list_add(struct sfc_list *l, const char *item, const struct sfc_origin *o)
+{
+	list_add(l, sfc_xstrdup(item), o);
 }
 
 static const char *getenv_in(char **env, const char *name)
@@ -347,6 +366,20 @@ static int set_list(struct sfc_spec *spec, enum sfc_key key, struct sfc_list *l,
 			sfc_strv_clear(&items);
 			return sfc_err(e, 0, "bad setenv '%s' (expected NAME=VALUE)", v);
 		}
+		if (key == SFC_K_VOLUMES) {
+			/* SRC:DST[:ro|:rw], DST absolute */
+			const char *c = strchr(it, ':'), *m = c ? strchr(c + 1, ':') : NULL;
+			if (!c || c == it || c[1] != '/' || (m && strcmp(m, ":ro") && strcmp(m, ":rw"))) {
+				sfc_err(e, 0, "bad volume '%s' (expected SRC:DST[:ro] with DST absolute)", it);
+				sfc_strv_clear(&items);
+				return -EINVAL;
+			}
+		}
+		if (key == SFC_K_BLOCKED_COMMANDS && strpbrk(it, " \t\n'\"$`;&|<>*?")) {
+			sfc_err(e, 0, "bad blocked command '%s' (expected a program name or path)", it);
+			sfc_strv_clear(&items);
+			return -EINVAL;
+		}
 		if (key == SFC_K_TMPFS) {
 			char *c = strrchr(it, ':');
 			uint64_t sz;
@@ -355,7 +388,14 @@ static int set_list(struct sfc_spec *spec, enum sfc_key key, struct sfc_list *l,
 				return -EINVAL;
 			}
 		}
-		if (paths) {
+		if (paths && !strcmp(it, "$TMPDIR")) {
+			/* TMPDIR unset: the sandbox's private /tmp is the temporary
+			 * directory; "$TMPDIR" must not become the host's shared /tmp. */
+			const char *t = getenv_in(spec->caller_env, "TMPDIR");
+			if (!t || !*t)
+				continue;
+		}
+		if (paths || key == SFC_K_VOLUMES) {
 			char *x = expand_path(spec, it);
 			if (!*x) {
 				free(x);
@@ -400,6 +440,39 @@ int sfc_spec_set(struct sfc_spec *spec, enum sfc_key key, const char *v, const s
 	case SFC_K_POLICY:
 		free(spec->policy);
 		spec->policy = sfc_is_none(v) ? NULL : sfc_xstrdup(v);
+		break;
+	case SFC_K_ENV_PROFILE:
+		free(spec->env_profile);
+		spec->env_profile = sfc_is_none(v) ? NULL : sfc_xstrdup(v);
+		break;
+	case SFC_K_BLOCKED_COMMANDS: r = set_list(spec, key, &spec->blocked_commands, v, o, e); break;
+	case SFC_K_VOLUMES: r = set_list(spec, key, &spec->volumes, v, o, e); break;
+	case SFC_K_ALLOWED_IMAGES: r = set_list(spec, key, &spec->allowed_images, v, o, e); break;
+	case SFC_K_AUDIT_REQUIRED:
+		r = sfc_parse_bool(v, &spec->audit_required, e);
+		break;
+	case SFC_K_AUDIT_LOG:
+		if (!*v)
+			return sfc_err(e, 0, "empty audit_log (expected a file, syslog or none)");
+		free(spec->audit_log);
+		if (sfc_is_none(v) || !strcmp(v, "syslog")) {
+			spec->audit_log = sfc_xstrdup(sfc_is_none(v) ? "none" : "syslog");
+		} else {
+			_cleanup_free_ char *x = expand_path(spec, v);
+			_cleanup_free_ char *j = x[0] == '/' || !spec->cwd ? NULL : sfc_xasprintf("%s/%s", spec->cwd, x);
+			spec->audit_log = sfc_path_normalize(j ? j : x);
+			if (spec->audit_log[0] != '/') {
+				free(spec->audit_log);
+				spec->audit_log = NULL;
+				return sfc_err(e, 0, "audit_log '%s' must be an absolute path, syslog or none", v);
+			}
+		}
+		break;
+	case SFC_K_IMAGE:
+		if (!*v)
+			return sfc_err(e, 0, "empty image");
+		free(spec->image);
+		spec->image = sfc_xstrdup(v);
 		break;
 	case SFC_K_NETWORK:
 		r = set_network(spec, v, o, e);
@@ -586,7 +659,8 @@ static int apply(struct sfc_spec *spec, const struct sfc_settings *s, struct sfc
 		const struct sfc_setting *st = &s->v[i];
 		char where[512];
 
-		if (st->key == SFC_K_LEVEL || st->key == SFC_K_PRESET || st->key == SFC_K_POLICY) {
+		if (st->key == SFC_K_LEVEL || st->key == SFC_K_PRESET || st->key == SFC_K_POLICY ||
+		    st->key == SFC_K_ENV_PROFILE) {
 			spec->origin[st->key] = st->origin; /* resolved already; keep provenance */
 			continue;
 		}
@@ -616,8 +690,8 @@ static const struct sfc_setting *pick(struct sfc_sources *src, struct sfc_profil
 int sfc_spec_resolve(struct sfc_spec *spec, struct sfc_sources *src, struct sfc_error *e)
 {
 	struct sfc_profile *def = sfc_sources_find(src, "default", NULL);
-	struct sfc_settings preset = { 0 }, policy = { 0 }, level = { 0 };
-	const struct sfc_setting *ps, *pl, *lv = NULL;
+	struct sfc_settings preset = { 0 }, policy = { 0 }, envp = { 0 }, level = { 0 };
+	const struct sfc_setting *ps, *pl, *pe, *lv = NULL;
 	char where[512];
 	int r = -EINVAL;
 
@@ -629,15 +703,24 @@ int sfc_spec_resolve(struct sfc_spec *spec, struct sfc_sources *src, struct sfc_
 		ps = pl;
 		goto bad_name;
 	}
+	pe = pick(src, def, SFC_K_ENV_PROFILE);
+	if (pe && !sfc_is_none(pe->value) && load_profile(src, "env", pe->value, &envp, e) < 0) {
+		ps = pe;
+		goto bad_name;
+	}
 	if (ps)
 		sfc_spec_set(spec, SFC_K_PRESET, ps->value, &ps->origin, e);
 	if (pl)
 		sfc_spec_set(spec, SFC_K_POLICY, pl->value, &pl->origin, e);
+	if (pe)
+		sfc_spec_set(spec, SFC_K_ENV_PROFILE, pe->value, &pe->origin, e);
 
 	/* The level decides the base every other source starts from. */
 	lv = last_of(&src->flags, SFC_K_LEVEL);
 	if (!lv)
 		lv = last_of(&src->env, SFC_K_LEVEL);
+	if (!lv)
+		lv = last_of(&envp, SFC_K_LEVEL);
 	if (!lv)
 		lv = last_of(&policy, SFC_K_LEVEL);
 	if (!lv)
@@ -654,7 +737,7 @@ int sfc_spec_resolve(struct sfc_spec *spec, struct sfc_sources *src, struct sfc_
 	sfc_builtin_profile("level", level_names[spec->level], &level);
 
 	if ((r = apply(spec, &level, e)) < 0 || (def && (r = apply(spec, &def->settings, e)) < 0) ||
-	    (r = apply(spec, &preset, e)) < 0 || (r = apply(spec, &policy, e)) < 0 ||
+	    (r = apply(spec, &preset, e)) < 0 || (r = apply(spec, &policy, e)) < 0 || (r = apply(spec, &envp, e)) < 0 ||
 	    (r = apply(spec, &src->env, e)) < 0 || (r = apply(spec, &src->flags, e)) < 0)
 		goto out;
 	if (lv)
@@ -674,6 +757,7 @@ bad_name:
 out:
 	sfc_settings_clear(&preset);
 	sfc_settings_clear(&policy);
+	sfc_settings_clear(&envp);
 	sfc_settings_clear(&level);
 	return r;
 }
@@ -703,6 +787,13 @@ char *sfc_spec_value_string(const struct sfc_spec *spec, enum sfc_key key)
 	case SFC_K_LEVEL: return sfc_xstrdup(level_names[spec->level]);
 	case SFC_K_PRESET: return sfc_xstrdup(spec->preset ? spec->preset : "none");
 	case SFC_K_POLICY: return sfc_xstrdup(spec->policy ? spec->policy : "none");
+	case SFC_K_ENV_PROFILE: return sfc_xstrdup(spec->env_profile ? spec->env_profile : "none");
+	case SFC_K_BLOCKED_COMMANDS: return join_list(&spec->blocked_commands);
+	case SFC_K_VOLUMES: return join_list(&spec->volumes);
+	case SFC_K_ALLOWED_IMAGES: return join_list(&spec->allowed_images);
+	case SFC_K_AUDIT_LOG: return sfc_xstrdup(spec->audit_log ? spec->audit_log : "(default)");
+	case SFC_K_AUDIT_REQUIRED: return sfc_xstrdup(spec->audit_required ? "true" : "false");
+	case SFC_K_IMAGE: return sfc_xstrdup(spec->image ? spec->image : "(none)");
 	case SFC_K_NETWORK:
 		if (spec->network == SFC_NET_HOSTS) {
 			char *h = join_list(&spec->allow_hosts), *r = sfc_xasprintf("allow:%s", h);
