@@ -89,6 +89,7 @@
 #include <unistd.h>
 
 #include "applets/common.h"
+#include "autoconf.h"
 
 const char *sfc_applet_usage(const char *name);
 
@@ -98,8 +99,11 @@ int run_main(int argc, char **argv)
 	int i = 1;
 
 	SFC_TRACE_POINT("main");
-	if (argc > 1 && !strcmp(argv[1], "--check"))
+	if (argc > 1 && !strcmp(argv[1], "--check")) {
+		if (!ENABLE_FEATURE_CHECK)
+			sfc_die(125, "--check was compiled out of this build (FEATURE_CHECK)");
 		return sfc_check_print(argc > 2 && !strcmp(argv[2], "--json"));
+	}
 	sfc_runopts_parse(&o, argc, argv, &i, false);
 	if (o.help) {
 		fputs(sfc_applet_usage("run"), stdout);

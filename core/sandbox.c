@@ -148,6 +148,9 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 
 	if (!s->argv || !s->argv[0])
 		return sfc_err(e, 0, "no command given");
+	if (s->allow_nested && !ENABLE_FEATURE_NESTED)
+		return sfc_err(e, ENOTSUP, "nested sandboxes (--allow-nested) were compiled out of this build "
+					   "(FEATURE_NESTED)");
 	/* One argument is a shell command line, as in `sefaca-run 'make build'`.
 	 * A plain word ("make", "/bin/true") means the same to sh -c as to
 	 * execve, so it is executed directly, saving a shell on every call;
