@@ -132,7 +132,7 @@ endif
 $(GEN)/seccomp-gen: scripts/seccomp-gen.c | $(GEN)
 	$(HOSTCC) -O1 -o $@ $< $$($(PKG_CONFIG) --cflags --libs libseccomp)
 # Without FEATURE_SECCOMP_REPORT only the errno variants are carried.
-SECCOMP_GEN_FLAGS := $(if $(filter y,$(CONFIG_FEATURE_SECCOMP_REPORT)),,--errno-only) \
+SECCOMP_GEN_FLAGS = $(if $(filter y,$(CONFIG_FEATURE_SECCOMP_REPORT)),,--errno-only) \
 		     $(if $(filter y,$(CONFIG_FEATURE_NESTED)),,--flat-only)
 $(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen $(KCONFIG_CONFIG)
 	$(GEN)/seccomp-gen $(SECCOMP_GEN_FLAGS) > $@.tmp && mv $@.tmp $@
