@@ -35,7 +35,8 @@ WARNFLAGS   := -Wall -Wextra $(WERROR) -Wno-unused-parameter -Wshadow -Wformat=2
 BASEFLAGS   := -std=gnu11 -D_GNU_SOURCE -DSFC_VERSION='"$(VERSION)"' -I$(O)/gen -I. -fno-strict-aliasing
 GEN         := $(O)/gen
 KCONFIG_CONFIG ?= .config
-export O KCONFIG_CONFIG
+SFC_GEN     := $(GEN)
+export O KCONFIG_CONFIG SFC_GEN
 
 CONFIG_TARGETS := defconfig tiny_defconfig allnoconfig allyesconfig alldefconfig oldconfig \
                   olddefconfig menuconfig savedefconfig
