@@ -53,6 +53,7 @@ void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec)
 	memset(sb, 0, sizeof(*sb));
 	sb->spec = spec;
 	sb->result.exit_code = -1;
+	sigemptyset(&sb->catch_signals);
 }
 
 void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
@@ -330,6 +331,8 @@ static int payload_main(void *arg)
 		sfc_err(&e, errno, "working directory %s", sb->plan.workdir);
 		goto fail;
 	}
+	if (sb->payload_hook && sb->payload_hook(sb, sb->payload_hook_data, &e) < 0)
+		goto fail;
 	/* Only 0, 1, 2 and what the caller asked to preserve reach the payload:
 	 * none of our own descriptors (runc CVE-2024-21626). */
 	if (sfc_close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
@@ -428,6 +431,10 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 	if (poll(&pf, 1, 0) != 0)
 		_exit(125);
 	close(holdr);
+	/* The supervisor's own descriptors (a pty master, a broker's socket)
+	 * are never held inside. */
+	for (int i = 0; i < sb->nwatch; i++)
+		close(sb->watch[i].fd);
 	SFC_TRACE_POINT("i: start");
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
@@ -538,6 +545,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	sigaddset(&mask, SIGCHLD);
 	for (size_t i = 0; i < SFC_ARRAY_SIZE(forwarded); i++)
 		sigaddset(&mask, forwarded[i]);
+	sigorset(&mask, &mask, &sb->catch_signals);
 	sigprocmask(SIG_BLOCK, &mask, &orig);
 	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		r = sfc_err(e, errno, "signalfd");
@@ -645,6 +653,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				break;
+			/* the caller's handler sees every signal; SIGCHLD is ours too */
+			if (sb->on_signal && sb->on_signal(sb, &si, sb->signal_data) && (int)si.ssi_signo != SIGCHLD)
+				continue;
 			if ((int)si.ssi_signo == SIGCHLD) {
 				if (!exited && waitpid(pid, &status, WNOHANG) == pid)
 					exited = true;
