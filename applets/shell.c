@@ -51,6 +51,7 @@
 
 #include "core/broker.h"
 #include "core/env.h"
+#include "core/observe.h"
 #include "core/pty.h"
 #include "core/util.h"
 
@@ -78,8 +79,13 @@ void sfc_shell_report(const struct sfc_result *res, const char *target, bool qui
 		snprintf(where, sizeof(where), "target '%s': ", target);
 	for (size_t i = 0; i < res->nviolations; i++) {
 		const struct sfc_violation *v = &res->violations[i];
-		sfc_msg("%s%s %s %s%s%s%s", where, v->kind, v->detail, v->action, *v->suggestion ? " (" : "",
-			v->suggestion, *v->suggestion ? ")" : "");
+		if (!strcmp(v->kind, "write_denied"))
+			sfc_msg("%swrite to %s %s: %s", where, v->detail, v->action, v->suggestion);
+		else if (!strcmp(v->kind, "network_access_denied"))
+			sfc_msg("%snetwork access to %s %s: %s", where, v->detail, v->action, v->suggestion);
+		else
+			sfc_msg("%s%s %s %s%s%s%s", where, v->kind, v->detail, v->action, *v->suggestion ? " (" : "",
+				v->suggestion, *v->suggestion ? ")" : "");
 	}
 }
 
@@ -357,6 +363,7 @@ static int run_with_broker(struct sfc_sandbox *sb, bool quiet, unsigned long *re
 {
 	struct brokered ctx = { sb->spec, quiet };
 	struct sfc_broker b;
+	struct sfc_observer obs;
 	int r;
 
 	if ((r = sfc_broker_open(&b, serve_request, &ctx, e)) < 0)
@@ -372,16 +379,19 @@ static int run_with_broker(struct sfc_sandbox *sb, bool quiet, unsigned long *re
 		s->npreserve_fds++;
 	}
 	sfc_broker_attach(&b, sb);
+	/* what the sandbox's shape refuses, reported with the target's name */
+	sfc_observe_attach(&obs, sb);
 	r = sfc_sandbox_run(sb, e);
 	if (requests)
 		*requests = b.requests;
 	sfc_broker_close(&b);
+	sfc_observe_close(&obs);
 	return r;
 }
 
 /* Jobserver descriptors of the make that runs us go into the sandbox at
  * the numbers MAKEFLAGS names; a make 4.4 named pipe is granted. */
-static void pass_jobserver(struct sfc_spec *spec, struct sfc_sources *src)
+void sfc_shell_pass_jobserver(struct sfc_spec *spec, struct sfc_sources *src)
 {
 	int fds[2], n;
 	char *fifo = NULL;
@@ -580,7 +590,7 @@ int shell_main(int argc, char **argv)
 			sfc_die(125, "an interactive shell needs a terminal on standard input");
 		return interactive_main(&so, &spec, sh);
 	}
-	pass_jobserver(&spec, &so.o.src);
+	sfc_shell_pass_jobserver(&spec, &so.o.src);
 	if (sfc_spec_resolve(&spec, &so.o.src, &e) < 0)
 		sfc_die_error(&e);
 	{

@@ -20,6 +20,10 @@ struct sfc_shell_run {
  * (messages already printed). */
 int sfc_shell_run_brokered(struct sfc_shell_run *r);
 
+/* Pass the jobserver of the make that runs us into the sandbox (its
+ * descriptors, or a make 4.4 named pipe as a grant in SRC). */
+void sfc_shell_pass_jobserver(struct sfc_spec *spec, struct sfc_sources *src);
+
 /* Print what the sandbox refused, naming the make target if there is one. */
 void sfc_shell_report(const struct sfc_result *res, const char *target, bool quiet);
 
