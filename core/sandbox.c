@@ -479,6 +479,18 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 	SFC_TRACE_POINT("i: vfork returned");
 	close(syncw);
 	SFC_TRACE_POINT("i: syncw closed");
+	/* The payload has its copies of 0, 1, 2 (the caller's terminal, for a
+	 * plain run); init's go to /dev/null, so that no process of the
+	 * sandbox but the payload's own holds what the caller gave it (after
+	 * sefaca-shell's pty, nothing inside holds the caller's terminal). */
+	{
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int i = 0; nul >= 0 && i < 3; i++)
+			if (nul != i)
+				dup2(nul, i);
+		if (nul > 2)
+			close(nul);
+	}
 	_exit(init_loop(pid, sh, donew));
 fail:
 	report(syncw, 125, &e);
