@@ -287,7 +287,7 @@ static char *makefile_shell(const char *mf, int *line)
 			continue;
 		v = p + strspn(p, " \t");
 		end = v + strcspn(v, " \t\r\n#");
-		if (end == v || strpbrk(v, "$") < end)
+		if (end == v || memchr(v, '$', end - v))
 			continue;
 		*end = 0;
 		free(found);
