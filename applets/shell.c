@@ -373,7 +373,8 @@ static int run_with_broker(struct sfc_sandbox *sb, bool quiet, unsigned long *re
 	{
 		struct sfc_spec *s = sb->spec;
 		int *fds = sfc_xcalloc(s->npreserve_fds + 1, sizeof(int));
-		memcpy(fds, s->preserve_fds, s->npreserve_fds * sizeof(int));
+		if (s->npreserve_fds)
+			memcpy(fds, s->preserve_fds, s->npreserve_fds * sizeof(int));
 		fds[s->npreserve_fds] = b.peer;
 		s->preserve_fds = fds;
 		s->npreserve_fds++;
@@ -400,7 +401,8 @@ void sfc_shell_pass_jobserver(struct sfc_spec *spec, struct sfc_sources *src)
 	n = sfc_jobserver_fds(spec->caller_env, fds, &fifo);
 	if (n) {
 		int *v = sfc_xcalloc(spec->npreserve_fds + n, sizeof(int));
-		memcpy(v, spec->preserve_fds, spec->npreserve_fds * sizeof(int));
+		if (spec->npreserve_fds)
+			memcpy(v, spec->preserve_fds, spec->npreserve_fds * sizeof(int));
 		for (int i = 0; i < n; i++)
 			v[spec->npreserve_fds++] = fds[i];
 		spec->preserve_fds = v;
