@@ -64,6 +64,8 @@ prep_diffutils() { # configure a copy at $work/diffutils (its final path)
 	# Debian's patches leave m4 files newer than aclocal.m4: keep automake's
 	# generated files (as shipped) newer, so make does not try to rerun it
 	t0=$(date +%s)
+	find . \( -name '*.m4' -o -name configure.ac -o -name Makefile.am -o -name '*.mk' \) \
+		-exec touch -d @$((t0 - 10)) {} +
 	touch -d @$((t0 - 3)) aclocal.m4
 	touch -d @$((t0 - 2)) configure
 	find . -name Makefile.in -exec touch -d @$((t0 - 1)) {} +
@@ -75,7 +77,7 @@ prep_diffutils() { # configure a copy at $work/diffutils (its final path)
 }
 prep_sefaca() { # a copy of this tree's sources at $work/sefaca
 	mkdir -p "$work/sefaca.pristine"
-	(cd "$top" && git ls-files -z | xargs -0 cp --parents -t "$work/sefaca.pristine") 2>/dev/null ||
+	(cd "$top" && git -c safe.directory="$top" ls-files -z | xargs -0 -r cp --parents -t "$work/sefaca.pristine") 2>/dev/null ||
 		(cd "$top" && tar cf - --exclude=./build --exclude=./.git . | tar xf - -C "$work/sefaca.pristine")
 	cp "$top/.config" "$work/sefaca.pristine/" 2>/dev/null || true
 }
@@ -106,7 +108,6 @@ run() {
 	cp -a "$work/$p.pristine" "$b"
 	cd "$b"
 	local mk=(make -j2)
-	[ "$p" = sefaca ] && mk+=(O=out)
 	local bwf
 	bwf=$(bw_flags "$b")
 	rc=0
@@ -133,8 +134,7 @@ count_shells() { # PROJECT
 	rm -rf "$b"; cp -a "$work/$p.pristine" "$b"; : >"$c"
 	printf '#!/bin/sh\necho >>%s\nexec /bin/sh "$@"\n' "$c" >"$work/count-sh"
 	chmod +x "$work/count-sh"
-	(cd "$b" && if [ "$p" = sefaca ]; then make -j2 O=out SHELL="$work/count-sh"; else make -j2 SHELL="$work/count-sh"; fi) \
-		>/dev/null 2>&1
+	(cd "$b" && make -j2 SHELL="$work/count-sh") >/dev/null 2>&1
 	wc -l <"$c"
 }
 

@@ -912,3 +912,60 @@ out:
 		close(c.empty);
 	return r;
 }
+
+int sfc_mount_plan_refresh(const struct sfc_mount_plan *p, struct sfc_error *e)
+{
+	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .e = e };
+	const char *const scratch_opts[] = { "mode", "0700", "size", "4096", NULL, NULL };
+	_cleanup_close_ int scratch = -1;
+	int r = -EINVAL;
+
+	/* Nothing we mount may propagate to the sandbox we joined. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return sfc_err(e, errno, "make / private");
+	if ((c.newroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return sfc_err(e, errno, "open /");
+	/* the empty file masked entries hide behind, on a detached tmpfs */
+	if ((scratch = new_fs("tmpfs", scratch_opts, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, "scratch", e)) < 0) {
+		r = scratch;
+		goto out;
+	}
+	{
+		int f = openat(scratch, "empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (f < 0 || close(f) < 0 || (c.empty = openat(scratch, "empty", O_PATH | O_CLOEXEC)) < 0) {
+			r = sfc_err(e, errno, "prepare scratch tmpfs");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		const struct sfc_mop *m = &p->ops[i];
+		_cleanup_close_ int t = -1;
+
+		if (m->kind == SFC_MOP_PROC) {
+			if ((r = op_proc(&c, m)) < 0)
+				goto out;
+		} else if (m->kind == SFC_MOP_DEV) {
+			if ((t = make_target(c.newroot, "/dev/shm", true, e)) < 0) {
+				r = t;
+				goto out;
+			}
+			if ((r = do_tmpfs(&c, t, "/dev/shm", m->size, 01777, false)) < 0)
+				goto out;
+		}
+	}
+	/* the directories /proc hides behind tmpfs: sealed, as in a new sandbox */
+	for (int i = 0; i < c.nfinal; i++)
+		if (sfc_mount_setattr(c.final_ro[i], "", AT_EMPTY_PATH, SFC_MOUNT_ATTR_RDONLY, 0) < 0) {
+			r = sfc_err(e, errno, "make tmpfs read-only");
+			goto out;
+		}
+	r = 0;
+out:
+	for (int i = 0; i < c.nfinal; i++)
+		close(c.final_ro[i]);
+	if (c.newroot >= 0)
+		close(c.newroot);
+	if (c.empty >= 0)
+		close(c.empty);
+	return r;
+}

@@ -54,6 +54,7 @@ void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec)
 	sb->spec = spec;
 	sb->result.exit_code = -1;
 	sigemptyset(&sb->catch_signals);
+	sb->join_pidfd = -1;
 }
 
 void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
@@ -411,6 +412,67 @@ done:
 	return code;
 }
 
+/* Join mode (sb->join_pidfd): this first child of the supervisor enters
+ * the namespaces of the process in the other sandbox, unshares pid, mount
+ * and IPC namespaces and forks pid 1 of the new pid namespace, which
+ * returns from here to carry on as init.  This process stays behind as
+ * the supervisor's child: it passes the supervisor's signals on to init
+ * and ends as init ends. */
+static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc_error *e)
+{
+	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+	int hold[2], st;
+	sigset_t all;
+	pid_t pid;
+
+	/* Joining the other sandbox's user namespace gives us its
+	 * capabilities there (we own it): what init needs for its mounts,
+	 * dropped before the payload starts, as in any sandbox. */
+	if (setns(sb->join_pidfd, ns) < 0)
+		return sfc_err(e, errno, "join the requester's sandbox");
+	close(sb->join_pidfd);
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) < 0)
+		return sfc_err(e, errno, "unshare pid, mount and IPC namespaces");
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		return sfc_err(e, errno, "pipe");
+	pid = fork();
+	if (pid < 0)
+		return sfc_err(e, errno, "fork");
+	if (pid == 0) {
+		/* with us, as init dies with the supervisor; and not at all if we
+		 * are already gone (our pid is not visible here: the pipe says) */
+		struct pollfd pf = { hold[0], POLLIN, 0 };
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(hold[1]);
+		if (poll(&pf, 1, 0) != 0)
+			_exit(125);
+		close(hold[0]);
+		return 0; /* init */
+	}
+	close(hold[0]);
+	close(syncw);
+	close(donew);
+	sigfillset(&all);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+
+		if (sig == SIGCHLD) {
+			if (waitpid(pid, &st, WNOHANG) != pid)
+				continue;
+			if (WIFSIGNALED(st)) {
+				signal(WTERMSIG(st), SIG_DFL);
+				sigdelset(&all, WTERMSIG(st));
+				sigprocmask(SIG_SETMASK, &all, NULL);
+				raise(WTERMSIG(st));
+			}
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 125);
+		}
+		if (sig > 0 && si.si_code != SI_KERNEL)
+			kill(pid, sig); /* the supervisor's: SIG_TERMINATE, forwarded signals */
+	}
+}
+
 /* pid 1 of the sandbox. */
 static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, const sigset_t *orig,
 		      struct shared *sh)
@@ -439,6 +501,11 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
+	if (sb->join_pidfd >= 0) {
+		if (join_sandbox(sb, syncw, donew, &e) < 0 || sfc_mount_plan_refresh(&sb->plan, &e) < 0)
+			goto fail;
+		goto mounted;
+	}
 	if (sb->layers.netns) {
 		if ((c.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || pipe2(c.netp, O_CLOEXEC) < 0) {
 			sfc_err(&e, errno, "prepare the network namespace");
@@ -463,6 +530,7 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 		goto fail;
 	if (c.procfd >= 0)
 		close(c.procfd);
+mounted:
 	/* Capabilities in our user namespace were needed for the mounts; from
 	 * here on nobody in the sandbox has any: init drops them, the payload
 	 * inherits the empty sets. */
@@ -567,6 +635,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	/* The network namespace is made by a thread of init, in parallel with
 	 * the mounts (see net_thread). */
 	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+	if (sb->join_pidfd >= 0)
+		flags = SIGCHLD; /* the namespaces come from the other sandbox (join_sandbox) */
 	SFC_TRACE_POINT("s: clone");
 	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {

@@ -103,6 +103,18 @@ struct sfc_sandbox {
 	 * stack only.  Returns < 0 with E filled to abort the run (125). */
 	int (*payload_hook)(struct sfc_sandbox *sb, void *data, struct sfc_error *e);
 	void *payload_hook_data;
+	/* A pidfd of a process in another sandbox (-1: none).  Instead of
+	 * creating its user, mount, network, IPC, UTS and cgroup namespaces
+	 * and building a view from the plan, this sandbox joins that
+	 * process's, then gets pid, mount and IPC namespaces of its own with
+	 * a fresh /proc and /dev/shm (sfc_mount_plan_refresh); /tmp is the
+	 * other sandbox's.
+	 * For a command a sandboxed payload asks to run with the settings of
+	 * its own sandbox (sefaca-make's recipes): it gets what the requester
+	 * has, never more, at a fraction of the cost of a new sandbox.  The
+	 * rest (limits, capabilities, no_new_privs, seccomp, the payload
+	 * hook) is as for any sandbox.  Needs setns(2) with a pidfd (Linux 5.8). */
+	int join_pidfd;
 };
 
 /* Watch FD while the sandbox runs (see struct sfc_watch); may be called
