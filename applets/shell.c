@@ -166,10 +166,8 @@ static void scan_sh_args(struct shell_opts *so, int argc, char **argv)
 		}
 		if ((a[0] != '-' && a[0] != '+') || !a[1])
 			break;
-		if (!strcmp(a + 1, "o")) {
-			i++; /* -o NAME */
-			continue;
-		}
+		if (a[1] == '-')
+			continue; /* a long option of the shell's own (bash --norc) */
 		for (const char *c = a + 1; *c; c++) {
 			if (a[0] == '-' && *c == 'c')
 				so->cmd_mode = true;
@@ -177,6 +175,9 @@ static void scan_sh_args(struct shell_opts *so, int argc, char **argv)
 				so->interactive_flag = true;
 			if (a[0] == '-' && *c == 's')
 				stdin_mode = true;
+			/* -o NAME (-euo pipefail), and bash's -O NAME, take the next word */
+			if ((*c == 'o' || *c == 'O') && i + 1 < argc)
+				i++;
 		}
 	}
 	if (i < argc && !stdin_mode)

@@ -77,12 +77,4 @@ extern const char *const sfc_secret_stores[];
 int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void *), void *data,
 			 struct sfc_error *e);
 
-/* In a copy of a sandbox's mount namespace (a sandbox that joined the
- * view of another, with its own pid, mount and IPC namespaces): a fresh
- * /proc of its pid namespace, masked as in a new sandbox, and a fresh
- * /dev/shm.  The private /tmp and the rest of the view stay those of the
- * sandbox it joined (mounts beneath /tmp, a grant or the current
- * directory, would be hidden by a new one). */
-int sfc_mount_plan_refresh(const struct sfc_mount_plan *p, struct sfc_error *e);
-
 #endif

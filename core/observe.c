@@ -115,14 +115,16 @@ static void build(struct prog *p, bool network)
 	k = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, OBS_ARCH, 0, 0));
 	allow_jumps[na++] = -1 - k; /* jf */
 	emit(p, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+	/* openat first: by far the most frequent call here, and one the kernel
+	 * cannot cache (the answer depends on its flags) */
+	openat_j = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 0));
+#ifdef __NR_open
+	open_j = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 0, 0));
+#endif
 	for (size_t i = 0; i < SFC_ARRAY_SIZE(fs_calls); i++)
 		notify_jumps[nn++] = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, fs_calls[i], 0, 0));
 	if (network)
 		notify_jumps[nn++] = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 0, 0));
-#ifdef __NR_open
-	open_j = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_open, 0, 0));
-#endif
-	openat_j = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_openat, 0, 0));
 	if (network)
 		sendto_j = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 0));
 	k = emit(p, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0)); /* nothing of ours */

@@ -412,44 +412,38 @@ done:
 	return code;
 }
 
-/* Join mode (sb->join_pidfd): this first child of the supervisor enters
- * the namespaces of the process in the other sandbox, unshares pid, mount
- * and IPC namespaces and forks pid 1 of the new pid namespace, which
- * returns from here to carry on as init.  This process stays behind as
- * the supervisor's child: it passes the supervisor's signals on to init
- * and ends as init ends. */
-static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc_error *e)
+/* Fork a child that dies with us (and never starts if we are gone by
+ * then: a pipe says, since our pid may not be visible from its pid
+ * namespace).  Returns as fork(2). */
+static pid_t fork_tied(void)
 {
-	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
-	int hold[2], st;
-	sigset_t all;
+	int hold[2];
 	pid_t pid;
 
-	/* Joining the other sandbox's user namespace gives us its
-	 * capabilities there (we own it): what init needs for its mounts,
-	 * dropped before the payload starts, as in any sandbox. */
-	if (setns(sb->join_pidfd, ns) < 0)
-		return sfc_err(e, errno, "join the requester's sandbox");
-	close(sb->join_pidfd);
-	if (unshare(CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC) < 0)
-		return sfc_err(e, errno, "unshare pid, mount and IPC namespaces");
 	if (pipe2(hold, O_CLOEXEC) < 0)
-		return sfc_err(e, errno, "pipe");
+		return -1;
 	pid = fork();
-	if (pid < 0)
-		return sfc_err(e, errno, "fork");
 	if (pid == 0) {
-		/* with us, as init dies with the supervisor; and not at all if we
-		 * are already gone (our pid is not visible here: the pipe says) */
 		struct pollfd pf = { hold[0], POLLIN, 0 };
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(hold[1]);
 		if (poll(&pf, 1, 0) != 0)
 			_exit(125);
 		close(hold[0]);
-		return 0; /* init */
+		return 0;
 	}
 	close(hold[0]);
+	if (pid < 0)
+		close(hold[1]);
+	return pid; /* hold[1] stays open here until we exit */
+}
+
+/* Pass the supervisor's signals on to CHILD and end as it ends. */
+static void relay(pid_t child, int syncw, int donew)
+{
+	sigset_t all;
+	int st;
+
 	close(syncw);
 	close(donew);
 	sigfillset(&all);
@@ -458,7 +452,7 @@ static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc
 		int sig = sigwaitinfo(&all, &si);
 
 		if (sig == SIGCHLD) {
-			if (waitpid(pid, &st, WNOHANG) != pid)
+			if (waitpid(child, &st, WNOHANG) != child)
 				continue;
 			if (WIFSIGNALED(st)) {
 				signal(WTERMSIG(st), SIG_DFL);
@@ -469,8 +463,46 @@ static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 125);
 		}
 		if (sig > 0 && si.si_code != SI_KERNEL)
-			kill(pid, sig); /* the supervisor's: SIG_TERMINATE, forwarded signals */
+			kill(child, sig); /* the supervisor's: SIG_TERMINATE, forwarded signals */
 	}
+}
+
+/* Join mode (sb->join_pidfd), in the first child of the supervisor: enter
+ * the namespaces of the process in the other sandbox, its pid namespace
+ * for our children; a child of ours, born there, unshares a pid namespace
+ * nested in it (a pid namespace can be unshared only from the one a
+ * process lives in) and an IPC namespace, and forks pid 1 of the nested
+ * pid namespace, which returns from here to carry on as init.  The two
+ * stay behind, relaying the supervisor's signals and ending as init ends.
+ * The middle one lives in the other sandbox's pid namespace, visible from
+ * there: not dumpable, so that nothing there can trace it. */
+static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc_error *e)
+{
+	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+		       CLONE_NEWPID;
+	pid_t pid;
+
+	prctl(PR_SET_DUMPABLE, 0);
+	/* Joining the other sandbox's user namespace gives us capabilities
+	 * there (we own it), which init drops before the payload starts, as in
+	 * any sandbox. */
+	if (setns(sb->join_pidfd, ns) < 0)
+		return sfc_err(e, errno, "join the requester's sandbox");
+	close(sb->join_pidfd);
+	if ((pid = fork_tied()) < 0)
+		return sfc_err(e, errno, "fork");
+	if (pid > 0)
+		relay(pid, syncw, donew);
+	/* in the other sandbox's pid namespace: ours nests in it, so its
+	 * /proc shows our processes (and /proc/self works), while they, from
+	 * inside ours, can signal nothing outside it */
+	if (unshare(CLONE_NEWPID | CLONE_NEWIPC) < 0)
+		return sfc_err(e, errno, "unshare pid and IPC namespaces");
+	if ((pid = fork_tied()) < 0)
+		return sfc_err(e, errno, "fork");
+	if (pid > 0)
+		relay(pid, syncw, donew);
+	return 0; /* init */
 }
 
 /* pid 1 of the sandbox. */
@@ -502,7 +534,7 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
 	if (sb->join_pidfd >= 0) {
-		if (join_sandbox(sb, syncw, donew, &e) < 0 || sfc_mount_plan_refresh(&sb->plan, &e) < 0)
+		if (join_sandbox(sb, syncw, donew, &e) < 0)
 			goto fail;
 		goto mounted;
 	}

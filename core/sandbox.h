@@ -104,16 +104,17 @@ struct sfc_sandbox {
 	int (*payload_hook)(struct sfc_sandbox *sb, void *data, struct sfc_error *e);
 	void *payload_hook_data;
 	/* A pidfd of a process in another sandbox (-1: none).  Instead of
-	 * creating its user, mount, network, IPC, UTS and cgroup namespaces
-	 * and building a view from the plan, this sandbox joins that
-	 * process's, then gets pid, mount and IPC namespaces of its own with
-	 * a fresh /proc and /dev/shm (sfc_mount_plan_refresh); /tmp is the
-	 * other sandbox's.
-	 * For a command a sandboxed payload asks to run with the settings of
-	 * its own sandbox (sefaca-make's recipes): it gets what the requester
-	 * has, never more, at a fraction of the cost of a new sandbox.  The
-	 * rest (limits, capabilities, no_new_privs, seccomp, the payload
-	 * hook) is as for any sandbox.  Needs setns(2) with a pidfd (Linux 5.8). */
+	 * creating namespaces and building a view from the plan, this sandbox
+	 * joins that process's namespaces -- its view, network, everything --
+	 * and gets a pid namespace of its own nested in that sandbox's (it and
+	 * what it leaves behind die together; it can signal nothing outside)
+	 * and SysV IPC of its own.  For a command a sandboxed payload asks to
+	 * run with the settings of its own sandbox (sefaca-make's recipes): it
+	 * gets what the requester has, never more, at a fraction of the cost
+	 * of a new sandbox.  Its /proc, /tmp and /dev/shm are the other
+	 * sandbox's (it sees that sandbox's processes listed in /proc).  The
+	 * rest (limits, capabilities, no_new_privs, seccomp, the payload hook)
+	 * is as for any sandbox.  Needs setns(2) with a pidfd (Linux 5.8). */
 	int join_pidfd;
 };
 

@@ -8,9 +8,20 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
       libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev zlib1g-dev
-      util-linux procps iproute2 python3 jq curl ca-certificates"
+      util-linux procps iproute2 python3 jq curl ca-certificates
+      tmux zsh"
 if [ "${1:-}" = --bench ]; then
-	pkgs="$pkgs bubblewrap hyperfine time"
+	pkgs="$pkgs bubblewrap hyperfine time dpkg-dev"
+	# bench/make.sh builds a project from Debian's sources (apt-get source)
+	if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		. /etc/os-release
+		if [ "${ID:-}" = debian ] && [ -n "${VERSION_CODENAME:-}" ]; then
+			printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+				"$VERSION_CODENAME" "$VERSION_CODENAME" >/etc/apt/sources.list.d/sefaca-deb-src.sources
+		else
+			echo "note: enable deb-src in apt's sources for bench/make.sh" >&2
+		fi
+	fi
 fi
 apt-get update -q
 # shellcheck disable=SC2086
