@@ -153,8 +153,14 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 		return sfc_err(e, ENOTSUP, "--cpu needs cgroup v2 limits, which this build does not have "
 					   "(rlimits cannot express a CPU share)");
 
-	if ((r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
+	if (sb->join_pidfd >= 0) {
+		/* the view is the other sandbox's: nothing to plan but where to start */
+		_cleanup_free_ char *w = s->workdir && s->workdir[0] != '/' ? sfc_xasprintf("%s/%s", s->cwd, s->workdir)
+									       : NULL;
+		sb->plan.workdir = sfc_path_normalize(w ? w : s->workdir ? s->workdir : s->cwd);
+	} else if ((r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0) {
 		return r;
+	}
 	sfc_env_build(s, sb->plan.workdir, &sb->env);
 	return 0;
 }
