@@ -41,7 +41,7 @@ CONFIG_TARGETS := defconfig tiny_defconfig allnoconfig allyesconfig alldefconfig
 KCONFIG_SRCS   := Kconfig core/Kconfig $(GEN)/probes.in $(GEN)/applets.in
 APPLET_FILES   := $(filter-out applets/main.c applets/common.c,$(wildcard applets/*.c))
 
-.PHONY: all check check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
+.PHONY: all check check-slow check-vm vm-bins check-unit static asan install clean distclean kconfig-inputs $(CONFIG_TARGETS)
 all: $(O)/sefaca $(O)/bin/.stamp
 
 # ---- generated Kconfig inputs -------------------------------------------------
@@ -94,6 +94,9 @@ PKGS-$(CONFIG_FEATURE_CAPNG)   += libcap-ng:cap-ng
 PKGS-$(CONFIG_FEATURE_CONFIG)  += inih:inih
 PKGS-$(CONFIG_FEATURE_JSONC)   += json-c:json-c
 PKGS-$(CONFIG_FEATURE_ZLIB)    += zlib:z
+# libarchive reads only tar with the gzip, xz and zstd filters here: its
+# other formats (and libxml2, crypto) are never referenced, never linked.
+PKGS-$(CONFIG_FEATURE_IMAGES)  += libarchive:archive libzstd:zstd liblzma:lzma zlib:z
 PKG_NAMES   := $(foreach p,$(PKGS-y),$(firstword $(subst :, ,$(p))))
 ifeq ($(LIBC),musl)
 # musl-gcc searches neither /usr/include nor glibc's library directory (on
@@ -101,7 +104,10 @@ ifeq ($(LIBC),musl)
 # linked into $(GEN)/sysinc and their archives named by full path.
 SYSINC      := $(GEN)/sysinc/.stamp
 LIB_CFLAGS  := -isystem $(GEN)/sysinc
-LIB_LIBS    := $(foreach p,$(PKGS-y),$(shell $(PKG_CONFIG) --variable=libdir $(firstword $(subst :, ,$(p))))/lib$(lastword $(subst :, ,$(p))).a)
+# (some .pc files name a libdir without the multiarch part: look there too)
+MULTIARCH   := $(shell gcc -print-multiarch 2>/dev/null)
+lib_archive = $(firstword $(wildcard $(shell $(PKG_CONFIG) --variable=libdir $(1))/lib$(2).a /usr/lib/$(MULTIARCH)/lib$(2).a) $(shell $(PKG_CONFIG) --variable=libdir $(1))/lib$(2).a)
+LIB_LIBS    := $(foreach p,$(PKGS-y),$(call lib_archive,$(firstword $(subst :, ,$(p))),$(lastword $(subst :, ,$(p)))))
 else
 LIB_CFLAGS  := $(if $(PKG_NAMES),$(shell $(PKG_CONFIG) --cflags $(PKG_NAMES)))
 LIB_LIBS    := $(if $(PKG_NAMES),$(shell $(PKG_CONFIG) --libs $(if $(filter 1,$(STATIC)),--static) $(PKG_NAMES)))
@@ -124,8 +130,10 @@ GEN_HDRS += $(GEN)/seccomp_bpf.h
 endif
 $(GEN)/seccomp-gen: scripts/seccomp-gen.c | $(GEN)
 	$(HOSTCC) -O1 -o $@ $< $$($(PKG_CONFIG) --cflags --libs libseccomp)
-$(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen
-	$(GEN)/seccomp-gen > $@.tmp && mv $@.tmp $@
+# Without FEATURE_SECCOMP_REPORT only the errno variants are carried.
+SECCOMP_GEN_FLAGS := $(if $(filter y,$(CONFIG_FEATURE_SECCOMP_REPORT)),,--errno-only)
+$(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen $(KCONFIG_CONFIG)
+	$(GEN)/seccomp-gen $(SECCOMP_GEN_FLAGS) > $@.tmp && mv $@.tmp $@
 
 $(O)/obj/%.o: %.c $(GEN_HDRS)
 	@mkdir -p $(dir $@)
@@ -144,9 +152,16 @@ $(O)/bin/.stamp: $(O)/sefaca
 
 # ---- variants -----------------------------------------------------------------
 # Smallest static binary of the current .config (musl when available).
+# -Oz where the compiler has it (GCC 12+, clang); no unwind tables (C, no
+# exceptions; -g builds keep them); position-dependent code, as the static
+# binary is loaded at a fixed address anyway; one read-execute segment
+# instead of page-aligned separate ones, and no RELRO segment (a static musl
+# binary has no dynamic relocations for it to protect).
+STATIC_OPT := $(shell $(CC) -Oz -x c -c -o /dev/null /dev/null 2>/dev/null && echo -Oz || echo -Os)
 static:
-	$(MAKE) O=$(O)/static STATIC=1 CFLAGS="-Os -ffunction-sections -fdata-sections" \
-		LDLIBS="-Wl,--gc-sections -s" all
+	$(MAKE) O=$(O)/static STATIC=1 \
+		CFLAGS="$(STATIC_OPT) -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-pie" \
+		LDLIBS="-no-pie -Wl,--gc-sections -s -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,--build-id=none" all
 # ASan/UBSan need glibc.
 asan:
 	$(MAKE) O=$(O)/asan CC=gcc LIBC=glibc STATIC=0 \
@@ -156,6 +171,8 @@ asan:
 # ---- tests --------------------------------------------------------------------
 check: all $(O)/tests/.stamp
 	tests/run
+check-slow: all $(O)/tests/.stamp
+	SEFACA_TEST_SLOW=1 tests/run
 check-unit: $(O)/tests/.stamp
 	tests/run unit
 
@@ -173,6 +190,17 @@ $(O)/tests/unit/%: tests/unit/%.c $(CORE_OBJS)
 $(O)/tests/probes/%: tests/probes/%.c
 	@mkdir -p $(dir $@)
 	$(HOSTCC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra $(WERROR) -static -pthread -o $@ $<
+
+# The QEMU test (tests/vm/run): the cgroup v2 path, the static embedded
+# build in an initramfs, the fallback without user namespaces.
+VM_SRCS    := $(wildcard tests/vm/*.c)
+VM_BINS    := $(VM_SRCS:tests/vm/%.c=$(O)/tests/vm/%)
+vm-bins: $(VM_BINS) $(PROBE_BINS)
+$(O)/tests/vm/%: tests/vm/%.c $(CORE_OBJS) $(O)/obj/applets/common.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_OBJS) $(O)/obj/applets/common.o $(LIB_LIBS) $(LDLIBS) $(LDFLAGS)
+check-vm:
+	tests/vm/run
 
 # ---- install ------------------------------------------------------------------
 install: all

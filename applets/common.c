@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/check.h"
 #include "core/parse.h"
+#include "core/sandbox.h"
 #include "core/util.h"
 
 const char *sfc_applet = "sefaca";
@@ -60,7 +62,7 @@ void sfc_usage_error(const char *fmt, ...)
 static bool is_boolean_key(int k)
 {
 	return k == SFC_K_ENV_CLEAR || k == SFC_K_ENV_FILTER || k == SFC_K_ALLOW_NESTED || k == SFC_K_BEST_EFFORT ||
-	       k == SFC_K_HIDE_SECRETS || k == SFC_K_READ_ONLY_ROOT;
+	       k == SFC_K_HIDE_SECRETS || k == SFC_K_READ_ONLY_ROOT || k == SFC_K_REQUIRE_LIMITS;
 }
 
 static bool is_network_value(const char *v)
@@ -173,4 +175,27 @@ void sfc_print_notes(const struct sfc_strv *notes, bool quiet)
 		return;
 	for (size_t i = 0; i < notes->n; i++)
 		sfc_msg("note: %s", notes->v[i]);
+}
+
+void sfc_print_violations(const struct sfc_result *res, bool quiet)
+{
+	if (quiet)
+		return;
+	for (size_t i = 0; i < res->nviolations; i++) {
+		const struct sfc_violation *v = &res->violations[i];
+		sfc_msg("violation: %s %s (%s)%s%s", v->kind, v->detail, v->action, v->suggestion[0] ? ": " : "",
+			v->suggestion);
+	}
+}
+
+int sfc_check_print(bool json)
+{
+	struct sfc_check c;
+	char *out;
+
+	sfc_check_run(&c);
+	out = sfc_check_format(&c, json);
+	fputs(out, stdout);
+	free(out);
+	return c.full ? 0 : c.best_effort ? 1 : 2;
 }

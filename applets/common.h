@@ -34,5 +34,11 @@ int sfc_runopts_parse(struct sfc_runopts *o, int argc, char **argv, int *i, bool
 int sfc_spec_from_process(struct sfc_spec *spec, char **argv, struct sfc_error *e);
 /* Print the notes a plan or spec produced (unless quiet). */
 void sfc_print_notes(const struct sfc_strv *notes, bool quiet);
+/* One line per violation of a run (unless quiet). */
+struct sfc_result;
+void sfc_print_violations(const struct sfc_result *res, bool quiet);
+/* `sefaca check` and `sefaca-run --check`: print the preflight table (or
+ * JSON); returns the exit status (0 full sandbox, 1 best effort only, 2 none). */
+int sfc_check_print(bool json);
 
 #endif

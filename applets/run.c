@@ -27,6 +27,8 @@
 //usage:  --preset=NAME, --policy=NAME   named settings (see the config file)
 //usage:Network:
 //usage:  --network[=MODE], --no-network   MODE: deny, localhost, allow
+//usage:  --network=allow:HOST[:PORT],...  only these, through a proxy on the
+//usage:        sandbox's loopback (http_proxy, https_proxy, all_proxy are set)
 //usage:Filesystem:
 //usage:  --readonly=PATH[:PATH...]   show PATH read-only
 //usage:  --readwrite=PATH[:PATH...]  show PATH read-write
@@ -36,6 +38,11 @@
 //usage:  --workdir=DIR               start in DIR (default: the current directory)
 //usage:Limits:
 //usage:  --memory=SIZE  --pids=N  --nofile=N  --fsize=SIZE  (k/m/g suffixes)
+//usage:  --cpu=CPUS  --memory-swap=SIZE|0|max  --io-weight=N  --io-max='DEV wbps=SIZE...'
+//usage:        cgroup v2 where a delegated subtree exists (exit 137 when the
+//usage:        memory limit kills), else rlimits, with a note for what they
+//usage:        cannot express
+//usage:  --cgroup=auto|systemd|none  --require-limits (fail rather than not enforce)
 //usage:  --timeout=DURATION          seconds, or 90s, 5m, 1h; exit 124 when hit
 //usage:  --kill-grace=DURATION       SIGTERM to SIGKILL delay on timeout (2s)
 //usage:Environment:
@@ -46,6 +53,8 @@
 //usage:  --seccomp=strict|default|permissive
 //usage:  --preserve-fd=FD            pass descriptor FD to the command
 //usage:  --best-effort               use what this machine allows instead of failing
+//usage:                              (no user namespaces: Landlock + seccomp only)
+//usage:  --check [--json]            which layers this machine gives, and fixes
 //usage:  -q, --quiet                 no notes on stderr
 //usage:  -h, --help
 //usage:
@@ -57,6 +66,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "applets/common.h"
@@ -77,6 +87,8 @@ int run_main(int argc, char **argv)
 	int i = 1, r;
 
 	SFC_TRACE_POINT("main");
+	if (argc > 1 && !strcmp(argv[1], "--check"))
+		return sfc_check_print(argc > 2 && !strcmp(argv[2], "--json"));
 	sfc_runopts_parse(&o, argc, argv, &i, false);
 	if (o.help) {
 		fputs(sfc_applet_usage("run"), stdout);
@@ -106,6 +118,7 @@ int run_main(int argc, char **argv)
 	}
 	r = sfc_sandbox_run(&sb, &e);
 	sfc_registry_remove(&reg);
+	sfc_print_violations(&sb.result, o.quiet);
 	if (r < 0)
 		sfc_msg("%s", e.msg);
 	r = r < 0 ? (e.status ? e.status : 125) : sb.result.status;

@@ -24,6 +24,10 @@ void __syslog_chk(int pri, int flag, const char *fmt, ...);
 void __vsyslog_chk(int pri, int flag, const char *fmt, va_list ap);
 char *__strcat_chk(char *d, const char *s, size_t dlen);
 int __isoc99_sscanf(const char *s, const char *fmt, ...);
+/* glibc's out-of-line makedev/major/minor, called by libarchive's archive_entry.o */
+unsigned long long gnu_dev_makedev(unsigned int maj, unsigned int min);
+unsigned int gnu_dev_major(unsigned long long dev);
+unsigned int gnu_dev_minor(unsigned long long dev);
 
 int __snprintf_chk(char *s, size_t n, int flag, size_t slen, const char *fmt, ...)
 {
@@ -117,6 +121,68 @@ int __isoc99_sscanf(const char *s, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
+unsigned long long gnu_dev_makedev(unsigned int maj, unsigned int min)
+{
+	return ((unsigned long long)(maj & 0xfffff000u) << 32) | ((unsigned long long)(maj & 0xfffu) << 8) |
+	       ((unsigned long long)(min & 0xffffff00u) << 12) | (min & 0xffu);
+}
+
+unsigned int gnu_dev_major(unsigned long long dev)
+{
+	return (unsigned int)(((dev >> 32) & 0xfffff000u) | ((dev >> 8) & 0xfffu));
+}
+
+unsigned int gnu_dev_minor(unsigned long long dev)
+{
+	return (unsigned int)(((dev >> 12) & 0xffffff00u) | (dev & 0xffu));
+}
+
+#include "autoconf.h"
+#if ENABLE_FEATURE_IMAGES
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+/* libarchive's pax writer (sefaca-container export) calls this helper,
+ * which libarchive keeps in archive_write_set_format.o next to the table
+ * of every format: linking that member would pull the xar, 7zip and iso9660
+ * writers and with them libxml2, bzip2 and crypto into the static binary.
+ * The same job, here: refuse the entry with a message. */
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry, const char *format);
+void __archive_write_entry_filetype_unsupported(struct archive *a, struct archive_entry *entry, const char *format)
+{
+	archive_set_error(a, EILSEQ, "%s: %s cannot store this type of file", archive_entry_pathname(entry), format);
+}
+
+/* liblzma's own lzma_crc64 (crc64_fast.o) chooses its CPU code in a
+ * constructor (CPUID: a hypervisor exit on a VM), which every process of
+ * the multi-call binary would run, sefaca-run's included (+22 us per start
+ * measured).  Defining the function here keeps that member out of the
+ * link.  CRC-64 as xz uses it (ECMA-182, reflected, polynomial
+ * 0xC96C5795D7870F42); an .xz layer whose check this gets wrong does not
+ * unpack (tests/applets/container.test unpacks one made by xz). */
+#include <stddef.h>
+#include <stdint.h>
+uint64_t lzma_crc64(const uint8_t *buf, size_t size, uint64_t crc);
+uint64_t lzma_crc64(const uint8_t *buf, size_t size, uint64_t crc)
+{
+	static uint64_t table[256];
+	static int ready;
+
+	if (!ready) {
+		for (uint64_t i = 0; i < 256; i++) {
+			uint64_t r = i;
+			for (int k = 0; k < 8; k++)
+				r = (r >> 1) ^ (r & 1 ? 0xC96C5795D7870F42ULL : 0);
+			table[i] = r;
+		}
+		ready = 1;
+	}
+	crc = ~crc;
+	while (size--)
+		crc = table[(crc ^ *buf++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+#endif
 #else
 typedef int sfc_compat_unused; /* ISO C wants a non-empty unit */
 #endif

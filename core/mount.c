@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "core/kernel.h"
@@ -378,6 +379,7 @@ struct apply_ctx {
 	int empty;   /* an empty read-only file, to hide files behind */
 	int final_ro[64];
 	int nfinal;
+	bool image_root; /* the root's tree comes from an image (overlay or directory) */
 	struct sfc_error *e;
 };
 
@@ -644,6 +646,23 @@ static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
 		return mnt;
 	if ((r = attach(mnt, dst, m->dst, c->e)) < 0)
 		return r;
+	/* What the payload will find at /proc must be the procfs we just
+	 * mounted, looked up again by name and without following symlinks: an
+	 * image whose /proc is a symlink (to a host path, or to a directory it
+	 * can write) would otherwise redirect the masks, or let fake proc
+	 * files steer the runtime (runc CVE-2019-16884, CVE-2019-19921).  Only
+	 * where an image made the tree (a tmpfs root is ours, the host's is
+	 * the host's): sefaca-run's start pays nothing for it. */
+	if (c->image_root) {
+		_cleanup_close_ int chk = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+						      SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+		struct statfs sf;
+		if (chk < 0 || fstatfs(chk, &sf) < 0)
+			return sfc_err(c->e, errno == EXDEV ? ELOOP : errno, "check %s", m->dst);
+		if (sf.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */)
+			return sfc_err(c->e, 0, "%s is not the procfs just mounted (filesystem type 0x%lx); refusing",
+				       m->dst, (unsigned long)sf.f_type);
+	}
 	for (const char *const *p = proc_masked; *p; p++)
 		if ((r = hide_at2(c, mnt, *p, *p, true)) < 0)
 			return r;
@@ -812,10 +831,130 @@ static int op_apply(struct apply_ctx *c, const struct sfc_mop *m, const struct s
 	return sfc_err(c->e, EINVAL, "unknown mount operation");
 }
 
+/* Create every mount target of P, as an empty directory (or file, for a
+ * bind of a file), beneath DIR of the scratch tmpfs.  This tree becomes the
+ * top layer of a read-only overlay root, which has no upper directory to
+ * create mount points in. */
+static int make_mountpoints(struct apply_ctx *c, const struct sfc_mount_plan *p, int dir)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct sfc_mop *m = &p->ops[i];
+		bool isdir = true;
+		_cleanup_close_ int t = -1;
+
+		if (m->kind == SFC_MOP_SYMLINK) {
+			_cleanup_free_ char *parent = sfc_xstrdup(m->dst);
+			*strrchr(parent, '/') = 0;
+			if ((t = make_target(dir, parent[0] ? parent : "/", true, c->e)) < 0)
+				return t;
+			continue;
+		}
+		if (m->kind == SFC_MOP_BIND && m->src) {
+			_cleanup_close_ int src = open_src(c, m->src);
+			struct stat st;
+			if (src < 0)
+				continue; /* op_bind reports it */
+			if (fstat(src, &st) == 0 && !S_ISDIR(st.st_mode))
+				isdir = false;
+		}
+		if (m->kind == SFC_MOP_HIDE)
+			continue; /* hides what exists; nothing to create */
+		if ((t = make_target(dir, m->dst, isdir, c->e)) < 0)
+			return t;
+	}
+	return 0;
+}
+
+/* The container root: an overlay of the image's layers (host paths,
+ * resolved by the supervisor: no symlink may appear in them now) and the
+ * container's upper directory.  Unprivileged overlayfs (Linux 5.11+) in
+ * our user namespace; "userxattr" because trusted.* xattrs are not ours to
+ * set: whiteouts are 0/0 character devices, which any user may create, and
+ * opaque directories carry user.overlay.opaque. */
+static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
+{
+	char *opts = NULL;
+	size_t len = 0, cap = 0;
+	int fds[512 + 3], nfds = 0, r = 0;
+	unsigned long flags = MS_NOSUID | MS_NODEV;
+
+#define OVL_APPEND(...)                                                                                               \
+	do {                                                                                                          \
+		char _b[128];                                                                                         \
+		int _n = snprintf(_b, sizeof(_b), __VA_ARGS__);                                                       \
+		if (len + _n + 1 > cap) {                                                                             \
+			cap = (len + _n + 1) * 2;                                                                     \
+			opts = sfc_xrealloc(opts, cap);                                                               \
+		}                                                                                                     \
+		memcpy(opts + len, _b, _n + 1);                                                                       \
+		len += _n;                                                                                            \
+	} while (0)
+
+	if (!p->lowerdirs.n || p->lowerdirs.n > 500)
+		return sfc_err(c->e, EINVAL, "overlay root: %zu layers (1 to 500 are possible)", p->lowerdirs.n);
+	OVL_APPEND("userxattr,lowerdir=");
+	if (p->root_ro || (!p->upperdir && !p->upper_tmpfs)) {
+		/* no upper directory: the mount points live in a layer of their own */
+		int mp;
+		if (mkdir("/mountpoints", 0755) < 0 || (mp = open("/mountpoints", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			r = sfc_err(c->e, errno, "prepare mount points");
+			goto out;
+		}
+		fds[nfds++] = mp;
+		if ((r = make_mountpoints(c, p, mp)) < 0)
+			goto out;
+		OVL_APPEND("/oldroot/proc/self/fd/%d:", mp);
+	}
+	for (size_t i = 0; i < p->lowerdirs.n; i++) {
+		int fd = open_src(c, p->lowerdirs.v[i]);
+		if (fd < 0) {
+			r = sfc_err(c->e, errno, "image layer %s", p->lowerdirs.v[i]);
+			goto out;
+		}
+		fds[nfds++] = fd;
+		OVL_APPEND("%s/oldroot/proc/self/fd/%d", i ? ":" : "", fd);
+	}
+	if (!p->root_ro && p->upper_tmpfs) {
+		/* a throw-away writable layer (run --rm): nothing on disk to create
+		 * or remove; tmpfs holds user.* xattrs since Linux 6.6 */
+		if (mkdir("/upper", 0755) < 0 || mount("tmpfs", "/upper", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+		    mkdir("/upper/u", 0755) < 0 || mkdir("/upper/w", 0700) < 0) {
+			r = sfc_err(c->e, errno, "prepare the container's writable layer");
+			goto out;
+		}
+		OVL_APPEND(",upperdir=/upper/u,workdir=/upper/w");
+	} else if (!p->root_ro && p->upperdir) {
+		int u = open_src(c, p->upperdir), w = u >= 0 ? open_src(c, p->ovl_workdir) : -1;
+		if (u < 0 || w < 0) {
+			r = sfc_err(c->e, errno, "container directory %s", u < 0 ? p->upperdir : p->ovl_workdir);
+			if (u >= 0)
+				close(u);
+			goto out;
+		}
+		fds[nfds++] = u;
+		fds[nfds++] = w;
+		OVL_APPEND(",upperdir=/oldroot/proc/self/fd/%d,workdir=/oldroot/proc/self/fd/%d", u, w);
+	} else {
+		flags |= MS_RDONLY;
+	}
+	if (mount("overlay", "/newroot", "overlay", flags, opts) < 0) {
+		int err = errno;
+		r = sfc_err(c->e, err, "mount the overlay root (unprivileged overlayfs needs Linux 5.11+%s)",
+			    err == EINVAL ? "; the store's filesystem must support user.* xattrs" : "");
+	}
+out:
+	while (nfds > 0)
+		close(fds[--nfds]);
+	free(opts);
+#undef OVL_APPEND
+	return r;
+}
+
 int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void *), void *data, struct sfc_error *e)
 {
 	const struct sfc_mop *sys = NULL;
-	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .e = e };
+	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .e = e,
+			       .image_root = p->root == SFC_ROOT_OVERLAY || p->root == SFC_ROOT_DIR };
 	int r = -EINVAL;
 
 	/* Nothing we mount may propagate back to the host (SECURITY.md 3). */
@@ -860,8 +999,8 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 				 e)) < 0)
 			goto out;
 	} else if (p->root == SFC_ROOT_OVERLAY) {
-		r = sfc_err(e, ENOTSUP, "overlay root");
-		goto out;
+		if ((r = mount_overlay(&c, p)) < 0)
+			goto out;
 	}
 	if ((c.newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = sfc_err(e, errno, "open the new root");

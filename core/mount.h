@@ -46,6 +46,7 @@ struct sfc_mount_plan {
 	char *root_dir;            /* SFC_ROOT_DIR: host path of a rootfs */
 	struct sfc_strv lowerdirs; /* SFC_ROOT_OVERLAY: host paths, top first */
 	char *upperdir, *ovl_workdir;
+	bool upper_tmpfs;          /* SFC_ROOT_OVERLAY: the upper dir on a private tmpfs (thrown away) */
 	bool sys_fresh;            /* a new sysfs (the sandbox owns its netns) */
 	struct sfc_mop *ops;
 	size_t n, cap;

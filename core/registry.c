@@ -171,10 +171,9 @@ void sfc_registry_on_start(struct sfc_sandbox *sb, void *data)
 {
 	struct sfc_reg *reg = data;
 
-	/* TODO(limits issue): pass the sandbox's cgroup leaf once struct
-	 * sfc_sandbox carries it; until then the live view finds the leaf
-	 * from /proc/INIT/cgroup. */
-	sfc_registry_add(reg, sb, reg->applet, reg->name, NULL, &reg->err);
+	/* the sandbox's cgroup leaf (where its limits and figures are), if it
+	 * has one; else the live view looks at /proc/INIT/cgroup */
+	sfc_registry_add(reg, sb, reg->applet, reg->name, sfc_cgroup_leaf_rel(&sb->cg), &reg->err);
 }
 
 static bool read_stat_start(pid_t pid, unsigned long long *ticks)

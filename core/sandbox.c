@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,9 +20,12 @@
 #include "autoconf.h"
 #include "core/caps.h"
 #include "core/env.h"
+#include "core/fallback.h"
 #include "core/kernel.h"
+#include "core/landlock.h"
 #include "core/limits.h"
 #include "core/net.h"
+#include "core/proxy.h"
 #include "core/seccomp.h"
 #include "core/userns.h"
 #include "core/util.h"
@@ -33,6 +37,12 @@
  * terminal: the payload shares our process group and gets those itself)
  * sends them to us. */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM };
+
+const int *sfc_sandbox_forwarded_signals(size_t *n)
+{
+	*n = SFC_ARRAY_SIZE(forwarded);
+	return forwarded;
+}
 
 /* Shared between init/payload and the supervisor (MAP_SHARED before clone). */
 struct shared {
@@ -55,6 +65,7 @@ void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec)
 	sb->result.exit_code = -1;
 	sigemptyset(&sb->catch_signals);
 	sb->join_pidfd = -1;
+	sfc_cgroup_init(&sb->cg);
 }
 
 void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
@@ -88,9 +99,17 @@ void sfc_sandbox_free(struct sfc_sandbox *sb)
 		free(sb->result.violations[i].suggestion);
 	}
 	free(sb->result.violations);
+	if (sb->landlock) {
+		sfc_landlock_free(sb->landlock);
+		free(sb->landlock);
+	}
+	sfc_proxy_free(sb->proxy);
+	free(sb->private_tmp);
 	sfc_mount_plan_free(&sb->plan);
 	sfc_strv_clear(&sb->env);
 	sfc_strv_clear(&sb->layers.missing);
+	sfc_strv_clear(&sb->layers.limits_detail);
+	sfc_cgroup_free(&sb->cg);
 	if (sb->argv && sb->argv != sb->spec->argv)
 		free(sb->argv);
 }
@@ -130,9 +149,16 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	} else {
 		sb->argv = s->argv;
 	}
-	if (s->network == SFC_NET_HOSTS)
-		return sfc_err(e, ENOTSUP, "network allowlists (allow:HOST) are not available in this build; use "
-					   "--network=deny, localhost or allow");
+	/* --best-effort where user namespaces are blocked: a run without
+	 * namespaces, decided here so that --explain and the notes say so. */
+	if (s->best_effort) {
+		int err = sfc_userns_probe();
+		if (err)
+			return sfc_fallback_prepare(sb, err, e);
+	}
+	/* joining another sandbox, its network (and its proxy) is that one's */
+	if (s->network == SFC_NET_HOSTS && sb->join_pidfd < 0 && (r = sfc_proxy_new(s, &sb->proxy, e)) < 0)
+		return r;
 
 	l->userns = l->mntns = l->pidns = l->ipcns = l->utsns = l->cgroupns = true;
 	l->netns = s->network != SFC_NET_ALLOW;
@@ -148,20 +174,28 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	} else {
 		sfc_strv_push(&l->missing, "seccomp: compiled out of this build");
 	}
-	l->limits = (s->memory || s->pids || s->nofile || s->fsize) ? "rlimit" : "none";
-	if (s->cpu_milli)
-		return sfc_err(e, ENOTSUP, "--cpu needs cgroup v2 limits, which this build does not have "
-					   "(rlimits cannot express a CPU share)");
-
-	if (sb->join_pidfd >= 0) {
-		/* the view is the other sandbox's: nothing to plan but where to start */
-		_cleanup_free_ char *w = s->workdir && s->workdir[0] != '/' ? sfc_xasprintf("%s/%s", s->cwd, s->workdir)
-									       : NULL;
-		sb->plan.workdir = sfc_path_normalize(w ? w : s->workdir ? s->workdir : s->cwd);
-	} else if ((r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0) {
+	/* cgroup v2 where a delegated subtree exists, else rlimits, and say so */
+	if ((r = sfc_cgroup_plan(&sb->cg, s, l, &sb->plan.notes, e)) < 0)
 		return r;
+
+	if (!sb->plan_ready && (r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
+		return r;
+	if (!sb->env_ready)
+		sfc_env_build(s, sb->plan.workdir, &sb->env);
+	if (sb->proxy)
+		sfc_proxy_env(sb->proxy, &sb->env);
+	{
+		const char *why;
+		int abi = sfc_landlock_abi(&why);
+		if (abi > 0) {
+			sb->landlock = sfc_xcalloc(1, sizeof(*sb->landlock));
+			if ((r = sfc_landlock_plan(sb->landlock, abi, s, &sb->plan, true, &l->missing, e)) < 0)
+				return r;
+			l->landlock = abi;
+		} else {
+			sfc_strv_push_owned(&l->missing, sfc_xasprintf("landlock: %s", why));
+		}
 	}
-	sfc_env_build(s, sb->plan.workdir, &sb->env);
 	return 0;
 }
 
@@ -215,7 +249,7 @@ static void report(int fd, int status, const struct sfc_error *e)
 }
 
 /* Search PATH of the payload's own environment (execvp would use ours). */
-static int exec_payload(char **argv, char **envp, bool shell_fallback, struct sfc_error *e)
+int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_error *e)
 {
 	const char *cmd = argv[0], *path;
 	bool eacces = false;
@@ -265,6 +299,7 @@ struct child_ctx {
 	struct sfc_error *e;
 	/* the network-namespace thread */
 	int procfd;            /* the host's /proc, for the thread's ns file */
+	int proxysock;         /* -> supervisor: the proxy's listening socket (SCM_RIGHTS) */
 	int netp[2];           /* thread -> init: done */
 	volatile int netfd;    /* its new network namespace */
 	volatile int neterr;
@@ -285,9 +320,15 @@ static int net_thread(void *arg)
 	if (unshare(CLONE_NEWNET) < 0) {
 		c->neterr = errno;
 		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "create the network namespace");
-	} else if (c->sb->spec->network == SFC_NET_LOCALHOST && sfc_net_loopback_up(&e) < 0) {
+	} else if ((c->sb->spec->network == SFC_NET_LOCALHOST || c->sb->spec->network == SFC_NET_HOSTS) &&
+		   sfc_net_loopback_up(&e) < 0) {
 		c->neterr = e.err ? e.err : EIO;
 		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "%s", e.msg);
+	} else if (c->proxysock >= 0 &&
+		   (c->neterr = -sfc_proxy_listen_send(c->proxysock, c->neterrmsg, sizeof(c->neterrmsg))) > 0) {
+		/* the allowlist proxy listens on the sandbox's loopback: the
+		 * socket is made here, in its network namespace, and served by
+		 * the supervisor from the host's */
 	} else if ((c->netfd = openat(c->procfd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
 		c->neterr = errno;
 		snprintf(c->neterrmsg, sizeof(c->neterrmsg), "open the new network namespace");
@@ -331,7 +372,7 @@ static int payload_main(void *arg)
 	struct sfc_error e = { 0 };
 
 	SFC_TRACE_POINT("p: start");
-	if (sfc_limits_apply_rlimits(s, &e) < 0)
+	if (sfc_limits_apply(s, sb->cg.cgroup_limits, &e) < 0)
 		goto fail;
 	sigprocmask(SIG_SETMASK, c->orig, NULL);
 	if (chdir(sb->plan.workdir) < 0) {
@@ -355,13 +396,21 @@ static int payload_main(void *arg)
 		sfc_err(&e, errno, "no_new_privs");
 		goto fail;
 	}
+	SFC_TRACE_POINT("p: nnp");
+	/* Landlock, with no_new_privs set and the mount tree final: rules on
+	 * the sandbox's own paths (a second lock behind the read-only mounts,
+	 * and one on what mounts cannot close: descriptors passed in,
+	 * abstract sockets, signals). */
+	if (sb->landlock && sfc_landlock_apply(sb->landlock, &e) < 0)
+		goto fail;
+	SFC_TRACE_POINT("p: landlock");
 	/* seccomp goes on last, right before execve (as bubblewrap does): the
 	 * filter then covers the payload from its first instruction. */
 	if (sb->layers.seccomp && sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e) < 0)
 		goto fail;
 	SFC_TRACE_POINT("p: exec");
 	c->sh->exec_attempted = 1;
-	exec_payload(sb->argv, sb->env.v, sb->shell_fallback, &e);
+	sfc_sandbox_exec(sb->argv, sb->env.v, sb->shell_fallback, &e);
 	report(c->syncw, e.status ? e.status : 127, &e);
 	_exit(e.status ? e.status : 127);
 fail:
@@ -484,8 +533,10 @@ static void relay(pid_t child, int syncw, int donew)
  * there: not dumpable, so that nothing there can trace it. */
 static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc_error *e)
 {
-	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
-		       CLONE_NEWPID;
+	/* with a cgroup leaf of our own, the cgroup namespace rooted at it
+	 * (unshared already) stays ours */
+	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID |
+		       (sb->cg.active ? 0 : CLONE_NEWCGROUP);
 	pid_t pid;
 
 	prctl(PR_SET_DUMPABLE, 0);
@@ -512,8 +563,8 @@ static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc
 }
 
 /* pid 1 of the sandbox. */
-static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, const sigset_t *orig,
-		      struct shared *sh)
+static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, int proxysock, const sigset_t *orig,
+		      struct shared *sh, const int *netsync)
 {
 	static char net_stack[16384] __attribute__((aligned(16)));
 	static char payload_stack[65536] __attribute__((aligned(16)));
@@ -521,20 +572,36 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 	struct sfc_error e = { 0 };
 	struct pollfd pf = { holdr, POLLIN, 0 };
 	struct child_ctx c = { .sb = sb, .syncw = syncw, .donew = donew, .orig = orig, .sh = sh, .e = &e,
-			       .procfd = -1, .netp = { -1, -1 }, .netfd = -1 };
+			       .procfd = -1, .proxysock = proxysock, .netp = { -1, -1 }, .netfd = -1 };
 	sigset_t all;
 	pid_t pid;
 
 	/* Die with the supervisor (SECURITY.md 30); and if it is already gone,
 	 * do not start. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (poll(&pf, 1, 0) != 0)
+	if (sb->cg.attach_by_pid) {
+		/* no clone3: wait until the supervisor has moved us into the leaf */
+		char go;
+		if (read(holdr, &go, 1) != 1)
+			_exit(125);
+	} else if (poll(&pf, 1, 0) != 0) {
 		_exit(125);
+	}
 	close(holdr);
 	/* The supervisor's own descriptors (a pty master, a broker's socket)
 	 * are never held inside. */
 	for (int i = 0; i < sb->nwatch; i++)
 		close(sb->watch[i].fd);
+	/* In a leaf of its own, the sandbox's cgroup namespace is rooted at it:
+	 * /proc/self/cgroup shows "/" and a cgroupfs mounted inside (nested
+	 * namespaces) shows nothing above it (SECURITY.md 9).  clone3 with
+	 * CLONE_INTO_CGROUP|CLONE_NEWCGROUP does this already; after a move by
+	 * pid it is needed, and it is cheap. */
+	if (sb->cg.active && unshare(CLONE_NEWCGROUP) < 0) {
+		sfc_err(&e, errno, "cgroup namespace");
+		report(syncw, 125, &e);
+		_exit(125);
+	}
 	SFC_TRACE_POINT("i: start");
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
@@ -569,6 +636,19 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, c
 	if (c.procfd >= 0)
 		close(c.procfd);
 mounted:
+	if (proxysock >= 0)
+		close(proxysock);
+	/* The supervisor wires up user-mode networking (sb->on_netns) while we
+	 * wait: nothing runs before the network it set up is there. */
+	if (netsync[0] >= 0) {
+		char b = 'n';
+		if (write(netsync[0], &b, 1) != 1 || read(netsync[1], &b, 1) != 1 || b != 'g') {
+			sfc_err(&e, EIO, "network setup");
+			goto fail;
+		}
+		close(netsync[0]);
+		close(netsync[1]);
+	}
 	/* Capabilities in our user namespace were needed for the mounts; from
 	 * here on nobody in the sandbox has any: init drops them, the payload
 	 * inherits the empty sets. */
@@ -605,6 +685,29 @@ fail:
 
 /* ----------------------------------------------------------- supervisor */
 
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+#define SFC_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* clone3 straight into the sandbox's cgroup (Linux 5.7): the sandbox never
+ * runs a single instruction outside its limits.  -ENOSYS (older kernels, or
+ * an outer seccomp filter like our own) and -E2BIG/-EINVAL (no
+ * CLONE_INTO_CGROUP) make the caller fall back to clone + cgroup.procs. */
+static pid_t clone_into_cgroup(unsigned long flags, int cgfd)
+{
+	struct {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+			set_tid_size, cgroup;
+	} args;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = (flags & ~0xffUL) | SFC_CLONE_INTO_CGROUP;
+	args.exit_signal = flags & 0xff;
+	args.cgroup = (uint64_t)cgfd;
+	return syscall(__NR_clone3, &args, sizeof(args));
+}
+
 static void collect(struct sfc_result *res, struct shared *sh, int status, bool init_exited)
 {
 	if (sh->payload_done) {
@@ -637,7 +740,10 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 {
 	struct sfc_spec *s = sb->spec;
 	struct sfc_result *res = &sb->result;
-	int syncp[2] = { -1, -1 }, holdp[2] = { -1, -1 }, donep[2] = { -1, -1 }, sfd = -1;
+	int syncp[2] = { -1, -1 }, holdp[2] = { -1, -1 }, donep[2] = { -1, -1 }, proxyp[2] = { -1, -1 }, sfd = -1;
+	int fallback_err = 0;
+	int readyp[2] = { -1, -1 }, gop[2] = { -1, -1 };
+	bool netsync = sb->on_netns && sb->layers.netns;
 	sigset_t mask, orig;
 	struct shared *sh;
 	unsigned long flags;
@@ -649,12 +755,21 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	pid_t pid;
 	ssize_t n;
 
+	if (sb->cg.reexec)
+		return sfc_cgroup_reexec(&sb->cg, e); /* returns only if it failed */
+	if (sb->layers.fallback)
+		return sfc_fallback_run(sb, e);
 	res->status = 125;
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		return sfc_err(e, errno, "mmap");
-	if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(holdp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0) {
+	if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(holdp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0 ||
+	    (netsync && (pipe2(readyp, O_CLOEXEC) < 0 || pipe2(gop, O_CLOEXEC) < 0))) {
 		r = sfc_err(e, errno, "pipe");
+		goto out;
+	}
+	if (sb->proxy && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, proxyp) < 0) {
+		r = sfc_err(e, errno, "socketpair");
 		goto out;
 	}
 	/* Signals stay blocked to the end: a terminal's Ctrl-C that reaches us
@@ -675,15 +790,37 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
 	if (sb->join_pidfd >= 0)
 		flags = SIGCHLD; /* the namespaces come from the other sandbox (join_sandbox) */
+	if (sb->cg.active) {
+		if ((r = sfc_cgroup_create(&sb->cg, s, e)) < 0)
+			goto out;
+		sb->layers.cgroup_path = sb->cg.leaf;
+	}
 	SFC_TRACE_POINT("s: clone");
-	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	pid = -1;
+	errno = ENOSYS;
+	if (sb->cg.active) {
+		pid = clone_into_cgroup(flags, sb->cg.inner_fd);
+		if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL))
+			sb->cg.attach_by_pid = true;
+		else if (pid < 0) {
+			r = sfc_err(e, errno, "clone into the sandbox's cgroup %s", sb->cg.inner);
+			goto out;
+		}
+	}
+	if (pid < 0)
+		pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		char why[512];
 		int err = errno;
-		if (sfc_userns_diagnose(err, why, sizeof(why)))
-			r = sfc_err(e, 0, "cannot create the sandbox's namespaces: %s (%s)", strerror(err), why);
-		else
+		if (s->best_effort && err != ENOMEM && err != EAGAIN) {
+			fallback_err = err; /* namespaces went away since prepare */
+			sigprocmask(SIG_SETMASK, &orig, NULL);
+		} else if (sfc_userns_diagnose(err, why, sizeof(why))) {
+			r = sfc_err(e, 0, "cannot create the sandbox's namespaces: %s (%s); --best-effort runs without "
+					  "them (Landlock, seccomp and limits only)", strerror(err), why);
+		} else {
 			r = sfc_err(e, err, "clone");
+		}
 		goto out;
 	}
 	if (pid == 0) {
@@ -691,15 +828,58 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		close(holdp[1]);
 		close(donep[0]);
 		close(sfd);
-		_exit(child_main(sb, syncp[1], donep[1], holdp[0], &orig, sh));
+		if (proxyp[0] >= 0)
+			close(proxyp[0]);
+		if (netsync) {
+			close(readyp[0]);
+			close(gop[1]);
+		}
+		_exit(child_main(sb, syncp[1], donep[1], holdp[0], proxyp[1], &orig, sh, (int[2]){ readyp[1], gop[0] }));
 	}
 	res->pid = pid;
+	if (sb->cg.attach_by_pid) {
+		if ((r = sfc_cgroup_attach(&sb->cg, pid, e)) < 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			goto out;
+		}
+		(void)!write(holdp[1], "g", 1);
+	}
 	close(syncp[1]);
 	syncp[1] = -1;
 	close(holdp[0]);
 	holdp[0] = -1;
 	close(donep[1]);
 	donep[1] = -1;
+	if (proxyp[1] >= 0) {
+		close(proxyp[1]);
+		proxyp[1] = -1;
+	}
+	/* the proxy starts serving when its listening socket arrives */
+	if (sb->proxy && (r = sfc_proxy_attach(sb, proxyp[0], e)) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	if (netsync) {
+		char b;
+		close(readyp[1]);
+		readyp[1] = -1;
+		close(gop[0]);
+		gop[0] = -1;
+		/* EOF: init failed before its network namespace was ready; its
+		 * message is on the sync pipe. */
+		if (sfc_read_full(readyp[0], &b, 1) == 1) {
+			if ((r = sb->on_netns(sb, pid, sb->hook_data, e)) < 0) {
+				kill(pid, SIGKILL);
+				waitpid(pid, NULL, 0);
+				res->duration = sfc_now_mono() - t0;
+				goto out;
+			}
+			b = 'g';
+			(void)!write(gop[1], &b, 1);
+		}
+	}
 
 	/* One loop from here to the end: setup errors or execve (EOF) on the
 	 * sync pipe, the end on the done pipe, signals, the timeout (which
@@ -726,6 +906,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		if (poll(pf, npf, timeout) == 0) {
 			if (kill_at) {
 				kill(pid, SIGKILL);
+				sfc_cgroup_kill(&sb->cg);
 				kill_at = 0;
 			} else if (deadline) {
 				res->timed_out = true;
@@ -787,27 +968,52 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			done = true;
 	}
 	SFC_TRACE_POINT("s: done");
+	if (sb->proxy)
+		sfc_proxy_stop(sb);
 	res->duration = sfc_now_mono() - t0;
 	if (!sh->init_done && !exited) {
 		/* init closed the pipe without finishing: it died; collect it */
 		waitpid(pid, &status, 0);
 		exited = true;
 	}
+	if (sb->cg.leaf && !exited) {
+		/* the leaf can go only once init has gone */
+		waitpid(pid, &status, 0);
+		exited = true;
+	}
 	collect(res, sh, status, exited);
+	if (sb->cg.leaf)
+		sfc_cgroup_collect(&sb->cg, s, res);
 	if (!exited)
 		waitpid(pid, NULL, WNOHANG); /* init is tearing down the namespaces */
 	r = 0;
 out:
+	if (sb->cg.leaf || sb->cg.sup) {
+		sfc_cgroup_destroy(&sb->cg);
+		sb->layers.cgroup_path = NULL;
+	}
 	if (sfd >= 0)
 		close(sfd);
 	for (int i = 0; i < 2; i++) {
+		if (proxyp[i] >= 0)
+			close(proxyp[i]);
 		if (syncp[i] >= 0)
 			close(syncp[i]);
 		if (holdp[i] >= 0)
 			close(holdp[i]);
 		if (donep[i] >= 0)
 			close(donep[i]);
+		if (readyp[i] >= 0)
+			close(readyp[i]);
+		if (gop[i] >= 0)
+			close(gop[i]);
 	}
 	munmap(sh, sizeof(*sh));
+	if (fallback_err) {
+		/* user namespaces failed only now; the user allowed a weaker run */
+		if ((r = sfc_fallback_prepare(sb, fallback_err, e)) < 0)
+			return r;
+		return sfc_fallback_run(sb, e);
+	}
 	return r;
 }

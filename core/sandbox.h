@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
+#include "core/cgroup.h"
 #include "core/error.h"
 #include "core/mount.h"
 #include "core/spec.h"
@@ -22,11 +23,16 @@
 /* What is actually in force, reported, never guessed. */
 struct sfc_layers {
 	bool userns, mntns, pidns, ipcns, utsns, cgroupns, netns;
+	bool fallback;         /* no namespaces (user namespaces unavailable, --best-effort):
+				  Landlock + seccomp + rlimits + the supervisor (core/fallback.c) */
 	int landlock;          /* ABI in force, 0 if none */
 	bool seccomp;          /* a filter is installed */
 	bool caps_dropped;
 	bool no_new_privs;
 	const char *limits;    /* "rlimit", "cgroup", "none" */
+	const char *cgroup;    /* "v2", "v2 (systemd scope)", "none" */
+	const char *cgroup_path; /* the sandbox's cgroup while it runs, else NULL */
+	struct sfc_strv limits_detail; /* what enforces each limit: "memory 64m: cgroup memory.max, ..." */
 	struct sfc_strv missing; /* "seccomp: compiled out", ... */
 };
 
@@ -69,6 +75,8 @@ void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char
  * init closes them, so nothing inside holds them. */
 #define SFC_MAX_WATCH 64
 struct sfc_sandbox;
+struct sfc_landlock;
+struct sfc_proxy;
 struct sfc_watch {
 	int fd;
 	short events;
@@ -84,11 +92,23 @@ struct sfc_sandbox {
 	bool shell_fallback;        /* argv[0] is a plain word: sh -c it if not in PATH */
 	struct sfc_layers layers;
 	struct sfc_result result;
+	struct sfc_cgroup cg;       /* the sandbox's cgroup v2 leaf, if any */
 	/* Called in the supervisor once the payload runs (registration, proxies...). */
 	void (*on_start)(struct sfc_sandbox *sb, void *data);
 	void *hook_data;
 	struct sfc_watch watch[SFC_MAX_WATCH];
 	int nwatch;
+	struct sfc_landlock *landlock; /* rules the payload applies (core/landlock.h) */
+	struct sfc_proxy *proxy;       /* network=allow:HOST... (core/proxy.h) */
+	char *private_tmp;             /* without namespaces: the payload's TMPDIR (core/fallback.c) */
+	/* sefaca-container builds the view itself: with these set,
+	 * sfc_sandbox_prepare keeps sb->plan / sb->env as the caller made them. */
+	bool plan_ready, env_ready;
+	/* Called in the supervisor once the sandbox's own network namespace
+	 * exists, before the payload starts (user-mode networking: pasta,
+	 * slirp4netns).  PID is the sandbox's init, on the host.  A failure
+	 * stops the run before anything is executed. */
+	int (*on_netns)(struct sfc_sandbox *sb, pid_t pid, void *data, struct sfc_error *e);
 	/* Signals the caller handles itself (SIGWINCH for a pty relay...):
 	 * added to what the supervisor catches; on_signal sees every signal
 	 * the supervisor receives first and returns true for those it took
@@ -130,6 +150,11 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e);
  * filled when the sandbox could not be set up or the command not run
  * (E->status is 125, 126 or 127); sb->result.status is set either way. */
 int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e);
+
+/* For core/fallback.c: the signals the supervisor forwards, and the
+ * payload's execve with PATH searched in its own environment. */
+const int *sfc_sandbox_forwarded_signals(size_t *n);
+int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_error *e);
 
 /* Why unprivileged user namespaces are unavailable here, and how to fix
  * it; NULL if they should work.  ERR is the errno clone() failed with. */

@@ -35,6 +35,9 @@ int sfc_seccomp_install(enum sfc_seclevel level, bool nested, enum sfc_seccomp_a
 	unsigned flags = 0;
 	long r;
 
+	if (!v && act != SFC_SECCOMP_ERRNO && !ENABLE_FEATURE_SECCOMP_REPORT)
+		return sfc_err(e, ENOTSUP, "seccomp: %s filters were compiled out of this build (FEATURE_SECCOMP_REPORT)",
+			       act == SFC_SECCOMP_NOTIFY ? "notifying" : "logging");
 	if (!v)
 		return sfc_err(e, ENOTSUP, "seccomp: no filter for level %s", sfc_seclevel_name(level));
 	prog.len = v->len;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cgroup.h"
 #include "core/parse.h"
 
 static const struct sfc_key_info keys[SFC_K__MAX] = {
@@ -12,6 +13,7 @@ static const struct sfc_key_info keys[SFC_K__MAX] = {
 	[SFC_K_PRESET] = { "preset", "named preset (compiler, network-client, development, testing, or from config)", false, true },
 	[SFC_K_POLICY] = { "policy", "named policy (minimal, standard, hardened, paranoid, or from config)", false, true },
 	[SFC_K_NETWORK] = { "network", "deny, localhost, allow, or allow:HOST[:PORT],...", false, true },
+	[SFC_K_ALLOW_HOSTS] = { "allow_hosts", "HOST[:PORT] reachable through the allowlist proxy (network becomes the allowlist)", true, true },
 	[SFC_K_FILESYSTEM] = { "filesystem", "minimal (system dirs read-only + grants) or host (the whole host view)", false, false },
 	[SFC_K_HOME] = { "home", "how $HOME appears: none, ro, rw or tmpfs", false, false },
 	[SFC_K_CWD] = { "cwd", "how the current directory appears: none, ro or rw", false, false },
@@ -29,6 +31,11 @@ static const struct sfc_key_info keys[SFC_K__MAX] = {
 	[SFC_K_KILL_GRACE] = { "kill_grace", "time between SIGTERM and SIGKILL on timeout", false, true },
 	[SFC_K_NOFILE] = { "nofile", "open file limit", false, true },
 	[SFC_K_FSIZE] = { "fsize", "largest file the payload may write", false, true },
+	[SFC_K_MEMORY_SWAP] = { "memory_swap", "swap allowed on top of memory (0 by default; 'max' for no limit)", false, true },
+	[SFC_K_IO_WEIGHT] = { "io_weight", "I/O weight, 1-10000 (cgroup io.weight)", false, true },
+	[SFC_K_IO_MAX] = { "io_max", "DEVICE rbps=SIZE wbps=SIZE riops=N wiops=N (cgroup io.max)", true, true },
+	[SFC_K_CGROUP] = { "cgroup", "auto, systemd (ask the user manager for a delegated scope) or none", false, true },
+	[SFC_K_REQUIRE_LIMITS] = { "require_limits", "fail instead of running with a limit that cannot be enforced", false, true },
 	[SFC_K_ENV_CLEAR] = { "env_clear", "start from a clean environment", false, false },
 	[SFC_K_ENV_FILTER] = { "env_filter", "drop secrets (*_TOKEN, AWS_*...) and loader variables (LD_PRELOAD...)", false, false },
 	[SFC_K_SETENV] = { "setenv", "K=V set in the payload's environment", true, false },
@@ -231,6 +238,7 @@ void sfc_spec_free(struct sfc_spec *spec)
 	list_clear(&spec->readwrite);
 	list_clear(&spec->hide);
 	list_clear(&spec->tmpfs);
+	list_clear(&spec->io_max);
 	list_clear(&spec->setenv);
 	list_clear(&spec->unsetenv);
 	list_clear(&spec->keep_env);
@@ -287,6 +295,7 @@ static const char *const net_names[] = { "deny", "localhost", "allow", "allow-ho
 static const char *const dir_names[] = { "none", "ro", "rw", "tmpfs" };
 static const char *const sec_names[] = { "permissive", "default", "strict" };
 static const char *const fs_names[] = { "minimal", "host" };
+static const char *const cg_names[] = { "auto", "systemd", "none" }; /* enum sfc_cgmode */
 
 const char *sfc_level_name(enum sfc_level l) { return level_names[l]; }
 const char *sfc_net_name(enum sfc_net n) { return net_names[n]; }
@@ -395,6 +404,16 @@ int sfc_spec_set(struct sfc_spec *spec, enum sfc_key key, const char *v, const s
 	case SFC_K_NETWORK:
 		r = set_network(spec, v, o, e);
 		break;
+	case SFC_K_ALLOW_HOSTS:
+		if (sfc_is_none(v)) {
+			list_clear(&spec->allow_hosts);
+			if (spec->network == SFC_NET_HOSTS)
+				spec->network = SFC_NET_DENY; /* an empty allowlist lets nothing out */
+		} else if ((r = set_list(spec, key, &spec->allow_hosts, v, o, e)) == 0) {
+			spec->network = SFC_NET_HOSTS;
+			spec->origin[SFC_K_NETWORK] = *o;
+		}
+		break;
 	case SFC_K_FILESYSTEM:
 		if (parse_enum(v, fs_names, 2, &i) < 0)
 			return sfc_err(e, 0, "bad filesystem '%s' (expected minimal or host)", v);
@@ -427,6 +446,33 @@ int sfc_spec_set(struct sfc_spec *spec, enum sfc_key key, const char *v, const s
 		break;
 	case SFC_K_BEST_EFFORT:
 		r = sfc_parse_bool(v, &spec->best_effort, e);
+		break;
+	case SFC_K_REQUIRE_LIMITS:
+		r = sfc_parse_bool(v, &spec->require_limits, e);
+		break;
+	case SFC_K_MEMORY_SWAP:
+		if (!strcmp(v, "0"))
+			spec->memory_swap = 0;
+		else if (!strcmp(v, "max") || sfc_is_none(v))
+			spec->memory_swap = UINT64_MAX;
+		else
+			r = sfc_parse_size(v, &spec->memory_swap, e);
+		break;
+	case SFC_K_IO_WEIGHT:
+		if (sfc_is_none(v))
+			spec->io_weight = 0;
+		else if ((r = sfc_parse_uint(v, 1, 10000, &u, e)) == 0)
+			spec->io_weight = (uint32_t)u;
+		break;
+	case SFC_K_IO_MAX:
+		if ((r = set_list(spec, key, &spec->io_max, v, o, e)) == 0)
+			for (size_t n = 0; n < spec->io_max.items.n && r == 0; n++)
+				r = sfc_cgroup_io_max_line(spec->io_max.items.v[n], NULL, 0, e);
+		break;
+	case SFC_K_CGROUP:
+		if (parse_enum(v, cg_names, 3, &i) < 0)
+			return sfc_err(e, 0, "bad cgroup '%s' (expected auto, systemd or none)", v);
+		spec->cgroup_mode = i;
 		break;
 	case SFC_K_READONLY: r = set_list(spec, key, &spec->readonly, v, o, e); break;
 	case SFC_K_READWRITE: r = set_list(spec, key, &spec->readwrite, v, o, e); break;
@@ -673,6 +719,19 @@ char *sfc_spec_value_string(const struct sfc_spec *spec, enum sfc_key key)
 	case SFC_K_ENV_FILTER: return sfc_xstrdup(spec->env_filter ? "true" : "false");
 	case SFC_K_ALLOW_NESTED: return sfc_xstrdup(spec->allow_nested ? "true" : "false");
 	case SFC_K_BEST_EFFORT: return sfc_xstrdup(spec->best_effort ? "true" : "false");
+	case SFC_K_ALLOW_HOSTS: return spec->allow_hosts.items.n ? join_list(&spec->allow_hosts) : sfc_xstrdup("none");
+	case SFC_K_REQUIRE_LIMITS: return sfc_xstrdup(spec->require_limits ? "true" : "false");
+	case SFC_K_CGROUP: return sfc_xstrdup(cg_names[spec->cgroup_mode]);
+	case SFC_K_IO_MAX: return join_list(&spec->io_max);
+	case SFC_K_IO_WEIGHT:
+		return spec->io_weight ? sfc_xasprintf("%u", spec->io_weight) : sfc_xstrdup("default");
+	case SFC_K_MEMORY_SWAP:
+		if (spec->memory_swap == UINT64_MAX)
+			return sfc_xstrdup("max");
+		if (!spec->memory_swap)
+			return sfc_xstrdup("0");
+		sfc_format_size(spec->memory_swap, buf, sizeof(buf));
+		return sfc_xstrdup(buf);
 	case SFC_K_READONLY: return join_list(&spec->readonly);
 	case SFC_K_READWRITE: return join_list(&spec->readwrite);
 	case SFC_K_HIDE: return join_list(&spec->hide);

@@ -32,6 +32,7 @@ enum sfc_key {
 	SFC_K_PRESET,
 	SFC_K_POLICY,
 	SFC_K_NETWORK,
+	SFC_K_ALLOW_HOSTS,
 	SFC_K_FILESYSTEM,
 	SFC_K_HOME,
 	SFC_K_CWD,
@@ -49,6 +50,11 @@ enum sfc_key {
 	SFC_K_KILL_GRACE,
 	SFC_K_NOFILE,
 	SFC_K_FSIZE,
+	SFC_K_MEMORY_SWAP,
+	SFC_K_IO_WEIGHT,
+	SFC_K_IO_MAX,
+	SFC_K_CGROUP,
+	SFC_K_REQUIRE_LIMITS,
 	SFC_K_ENV_CLEAR,
 	SFC_K_ENV_FILTER,
 	SFC_K_SETENV,
@@ -131,7 +137,7 @@ struct sfc_spec {
 	enum sfc_level level;
 	char *preset, *policy;
 	enum sfc_net network;
-	struct sfc_list allow_hosts; /* network=allow:HOST[:PORT],... */
+	struct sfc_list allow_hosts; /* network=allow:HOST[:PORT],... or allow_hosts = ... */
 	enum sfc_fsview filesystem;
 	enum sfc_dirmode home_mode, cwd_mode;
 	bool hide_secrets, read_only_root;
@@ -140,6 +146,11 @@ struct sfc_spec {
 	uint64_t memory, fsize; /* bytes; 0 = unlimited */
 	uint64_t pids, nofile;  /* 0 = unlimited */
 	uint32_t cpu_milli;     /* 0 = unlimited */
+	uint64_t memory_swap;   /* swap on top of memory: 0 = none, UINT64_MAX = no limit */
+	uint32_t io_weight;     /* 0 = the kernel's default */
+	struct sfc_list io_max; /* "DEVICE rbps=... wbps=..." */
+	int cgroup_mode;        /* enum sfc_cgmode (core/cgroup.h) */
+	bool require_limits;    /* a limit that cannot be enforced is an error */
 	uint64_t timeout_ms, kill_grace_ms;
 	bool env_clear, env_filter;
 	struct sfc_list setenv, unsetenv, keep_env;

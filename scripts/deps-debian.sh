@@ -8,10 +8,12 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
       libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev zlib1g-dev
+      libzstd-dev liblzma-dev
+      busybox-static umoci skopeo passt slirp4netns mmdebstrap
       util-linux procps iproute2 python3 jq curl ca-certificates
-      tmux zsh"
+      qemu-system-x86 tmux zsh"
 if [ "${1:-}" = --bench ]; then
-	pkgs="$pkgs bubblewrap hyperfine time dpkg-dev"
+	pkgs="$pkgs bubblewrap hyperfine time crun runc podman uidmap fuse-overlayfs catatonit dpkg-dev"
 	# bench/make.sh builds a project from Debian's sources (apt-get source)
 	if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
 		. /etc/os-release

@@ -11,7 +11,7 @@ for d in linux asm-generic mtd; do
 	[ -e "/usr/include/$d" ] && ln -sfn "/usr/include/$d" "$out/$d"
 done
 if [ -d "/usr/include/$multi/asm" ]; then ln -sfn "/usr/include/$multi/asm" "$out/asm"; fi
-for h in cap-ng.h ini.h archive.h archive_entry.h json-c zlib.h zconf.h; do
+for h in cap-ng.h ini.h archive.h archive_entry.h json-c zlib.h zconf.h lzma.h lzma; do
 	[ -e "/usr/include/$h" ] && ln -sfn "/usr/include/$h" "$out/$h"
 done
 exit 0
