@@ -179,6 +179,22 @@ for p in trivial diffutils sefaca; do
 	done
 done
 
+# Where the CPU of a sandboxed build goes: one `sefaca-make --whole` build of
+# diffutils under perf record; the share of samples in the kernel's seccomp
+# and Landlock code (and seccomp's BPF programs) is what running inside the
+# sandbox costs, measured without comparing two noisy builds.
+if [ ${#perf[@]} -gt 0 ]; then
+	if perf record -q -o "$work/perf.data" -- "${as_user[@]}" "$0" --one "$work" diffutils whole >/dev/null 2>&1; then
+		{
+			perf report -q -i "$work/perf.data" --no-children --sort sym -g none --stdio 2>/dev/null |
+				awk '/%/ { t += $1 } /seccomp|landlock|bpf_prog|hook_file|hook_path|hook_inode/ { s += $1 } END { printf "%.2f ", s }'
+			# sefaca's own processes (supervisor, init, observer): comm sefaca-*
+			perf report -q -i "$work/perf.data" --no-children --sort comm -g none --stdio 2>/dev/null |
+				awk '/%/ && $2 ~ /^sefaca/ { s += $1 } END { printf "%.2f\n", s }'
+		} >"$work/profile" || true
+	fi
+fi
+
 python3 - "$work" "$rounds" "$(uname -r)" "$(nproc)" "$("$top/$O/sefaca" --version | tr '\n' ' ')" \
 	"$(bwrap --version)" "$(make --version | head -1)" "$(uptime | sed 's/.*load average: //')" \
 	<<'PY' >"$work/section"
@@ -272,6 +288,14 @@ for p in wall:
               f"per recipe {proj['per-recipe']:+.1f}%, --whole {proj['whole']:+.1f}%, bubblewrap {proj['bwrap']:+.1f}%; "
               f"sefaca-make's overhead {rel2:.2f} of bubblewrap's.")
     print()
+import os
+if os.path.exists(work + "/profile"):
+    sec, own = (float(x) for x in open(work + "/profile").read().split())
+    print("### Inside the sandbox\n")
+    print(f"A `sefaca-make --whole -j2` build of diffutils under `perf record`: {sec:.2f}% of the CPU samples are in the")
+    print(f"kernel's seccomp and Landlock code (and seccomp's BPF programs), {own:.2f}% in sefaca's own processes")
+    print("(start, supervision, the observer of refused writes): what `--whole` costs, measured within one build")
+    print("rather than as the difference of two.\n")
 print(f"Load average at the end of the run: {load}.")
 PY
 cat "$work/section"
