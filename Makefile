@@ -5,6 +5,7 @@
 #   make check      unit + integration tests (re-run as an unprivileged uid when root)
 #   make static     static binary in build/static/ (musl-gcc when available)
 #   make asan       ASan+UBSan build in build/asan/
+#   make fuzz       libFuzzer targets (clang) for the INI loader and the parsers
 #   make install PREFIX=/usr/local DESTDIR=
 #
 VERSION     := 0.1.0
@@ -131,7 +132,8 @@ endif
 $(GEN)/seccomp-gen: scripts/seccomp-gen.c | $(GEN)
 	$(HOSTCC) -O1 -o $@ $< $$($(PKG_CONFIG) --cflags --libs libseccomp)
 # Without FEATURE_SECCOMP_REPORT only the errno variants are carried.
-SECCOMP_GEN_FLAGS := $(if $(filter y,$(CONFIG_FEATURE_SECCOMP_REPORT)),,--errno-only)
+SECCOMP_GEN_FLAGS = $(if $(filter y,$(CONFIG_FEATURE_SECCOMP_REPORT)),,--errno-only) \
+		     $(if $(filter y,$(CONFIG_FEATURE_NESTED)),,--flat-only)
 $(GEN)/seccomp_bpf.h: $(GEN)/seccomp-gen $(KCONFIG_CONFIG)
 	$(GEN)/seccomp-gen $(SECCOMP_GEN_FLAGS) > $@.tmp && mv $@.tmp $@
 
@@ -201,6 +203,37 @@ $(O)/tests/vm/%: tests/vm/%.c $(CORE_OBJS) $(O)/obj/applets/common.o
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_OBJS) $(O)/obj/applets/common.o $(LIB_LIBS) $(LDLIBS) $(LDFLAGS)
 check-vm:
 	tests/vm/run
+
+# ---- fuzzing (libFuzzer, clang) ------------------------------------------------
+# make fuzz [FUZZ_TIME=30]: builds the core with clang, ASan and UBSan in
+# $(O)/fuzz and runs each target for FUZZ_TIME seconds from the seed corpus
+# in tests/fuzz/corpus (new inputs go to $(O)/fuzz/corpus, crashes to
+# $(O)/fuzz/crash-*).  make fuzz-build only builds.
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 30
+FUZZ_SRCS   := $(wildcard tests/fuzz/*.c)
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/%)
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+.PHONY: fuzz fuzz-build fuzz-targets
+fuzz-build:
+	$(MAKE) O=$(O)/fuzz CC=$(FUZZ_CC) LIBC=glibc STATIC=0 WERROR= \
+		CFLAGS="-g -O1 -fno-omit-frame-pointer -Wno-unknown-warning-option -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		LDFLAGS="$(FUZZ_SAN)" all fuzz-targets
+fuzz-targets: $(FUZZ_BINS)
+$(O)/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_OBJS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_OBJS) $(LIB_LIBS) $(LDLIBS) $(LDFLAGS)
+fuzz: fuzz-build
+	@rm -f $(O)/fuzz/crash-* $(O)/fuzz/leak-* $(O)/fuzz/timeout-*
+	@set -e; for t in $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%); do \
+		mkdir -p $(O)/fuzz/corpus/$$t; \
+		echo "fuzz_$$t: $(FUZZ_TIME) s"; \
+		$(O)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=1024 \
+			-artifact_prefix=$(O)/fuzz/ -print_final_stats=1 \
+			$(O)/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | \
+			grep -E '^(stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' || true; \
+		if ls $(O)/fuzz/crash-* $(O)/fuzz/leak-* $(O)/fuzz/timeout-* >/dev/null 2>&1; then \
+			echo "fuzz_$$t found a problem: $$(ls $(O)/fuzz/crash-* $(O)/fuzz/leak-* $(O)/fuzz/timeout-* 2>/dev/null)"; exit 1; fi; \
+	done
 
 # ---- install ------------------------------------------------------------------
 install: all

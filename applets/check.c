@@ -5,6 +5,7 @@
 //config:config SEFACA_CHECK
 //config:	bool "sefaca check: preflight of the isolation layers"
 //config:	default y
+//config:	depends on FEATURE_CHECK
 //config:	help
 //config:	  Try each layer sefaca uses on this machine (user namespaces
 //config:	  and why not, overlayfs in a user namespace, the Landlock ABI,

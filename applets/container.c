@@ -73,6 +73,8 @@
 #include <unistd.h>
 
 #include "applets/common.h"
+#include "core/audit.h"
+#include "core/config.h"
 #include "core/build.h"
 #include "core/container.h"
 #include "core/env.h"
@@ -297,11 +299,57 @@ static void print_note(const char *msg, void *data)
 static void setup_container(struct sfc_container *c, struct runenv *re)
 {
 	extern char **environ;
+	struct sfc_config_request req = { 0 };
+	struct sfc_error e = { 0 };
+	struct sfc_spec ctx;
+	char *cwd = getcwd(NULL, 0);
+
 	c->quiet = quiet;
 	c->on_note = quiet ? NULL : print_note;
 	c->caller_env = environ;
-	sfc_sources_add_environ(&re->src, environ);
+	/* the config files ([env.NAME], [policy.NAME], [default]) and the
+	 * SEFACA_* variables, as every applet reads them (core/config.h) */
+	sfc_spec_init(&ctx);
+	ctx.caller_env = environ;
+	ctx.home = getenv("HOME");
+	ctx.cwd = cwd;
+	if (sfc_config_load_all(&re->src, &req, &ctx, NULL, &e) < 0)
+		sfc_die_error(&e);
+	free(cwd);
 	c->src = &re->src;
+}
+
+/* One audit record per container run (core/audit.h), with seed 000's
+ * container fields. */
+static void audit_run(const struct sfc_container *c, int status, const char *error)
+{
+	const struct sfc_container_record *rec = &c->record;
+	struct sfc_audit_container ct = {
+		.container_id = c->cfg.id,
+		.name = c->cfg.name,
+		.runtime = "sefaca",
+		.image = c->cfg.image,
+		.image_id = c->cfg.image_id,
+		.network = rec->network,
+		.volumes = &c->cfg.volumes,
+		.memory_limit = rec->memory_limit,
+		.pids_limit = rec->pids_limit,
+		.cpu_limit_milli = rec->cpu_limit_milli,
+	};
+	struct sfc_audit_info a = {
+		.applet = "container",
+		.argv = c->cfg.argv.v,
+		.cwd = c->cfg.cwd,
+		.status = status,
+		.error = error,
+		.container = &ct,
+		.result = rec->result,
+		.duration = rec->result ? rec->result->duration : 0,
+	};
+	struct sfc_error ae = { 0 };
+
+	if (sfc_audit_write(&a, &ae) < 0 && !quiet)
+		sfc_msg("warning: %s", ae.msg);
 }
 
 static int cmd_run(int argc, char **argv, bool create_only, bool shell)
@@ -367,6 +415,7 @@ static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 			sfc_msg("%s", e.msg);
 			r = e.status ? e.status : 125;
 		}
+		audit_run(&c, r, r >= 125 && e.msg[0] ? e.msg : NULL);
 	}
 	sfc_container_close(&c);
 	sfc_sources_clear(&re.src);

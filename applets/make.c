@@ -51,6 +51,7 @@
 
 #include "applets/shell.h"
 #include "core/env.h"
+#include "core/session.h"
 #include "core/util.h"
 
 const char *sfc_applet_usage(const char *name);
@@ -309,58 +310,12 @@ static char *makefile_shell(const char *mf, int *line)
 
 /* ---- settings ---- */
 
-/* The compiler preset, as sefaca-make's default.  A built-in or
- * configured preset of that name (--preset=compiler) takes its place when
- * there is one. */
-static void compiler_defaults(struct sfc_sources *src, const char *bindir, const char *exedir)
+static bool has_setting(const struct sfc_settings *st, enum sfc_key k)
 {
-	struct sfc_origin o = { SFC_ORIGIN_BUILTIN, "sefaca-make's compiler preset", 0 };
-	struct sfc_settings b = { 0 };
-	const char *tmp = getenv("TMPDIR");
-	struct sfc_profile *p;
-	int n;
-
-	if (!sfc_builtin_profile("preset", "compiler", &b) && !sfc_sources_find(src, "preset", "compiler")) {
-		n = src->nprofiles;
-		src->profiles = sfc_xrealloc(src->profiles, (n + 1) * sizeof(*src->profiles));
-		p = &src->profiles[src->nprofiles++];
-		memset(p, 0, sizeof(*p));
-		p->kind = sfc_xstrdup("preset");
-		p->name = sfc_xstrdup("compiler");
-		p->origin = o;
-		sfc_settings_add(&p->settings, SFC_K_NETWORK, "deny", &o);
-		sfc_settings_add(&p->settings, SFC_K_READWRITE, ".", &o);
-		/* the private /tmp serves a $TMPDIR of /tmp; another one is shared */
-		if (tmp && *tmp && strcmp(tmp, "/tmp") && strcmp(tmp, "/tmp/"))
-			sfc_settings_add(&p->settings, SFC_K_READWRITE, "$TMPDIR", &o);
-	}
-	sfc_settings_clear(&b);
-	/* make and the recipes' sub-makes run sefaca-shell inside */
-	{
-		struct sfc_origin g = { SFC_ORIGIN_BUILTIN, "sefaca-make (sefaca-shell for recipes)", 0 };
-		struct sfc_profile *def = sfc_sources_find(src, "default", NULL);
-		if (!def) {
-			n = src->nprofiles;
-			src->profiles = sfc_xrealloc(src->profiles, (n + 1) * sizeof(*src->profiles));
-			def = &src->profiles[src->nprofiles++];
-			memset(def, 0, sizeof(*def));
-			def->kind = sfc_xstrdup("default");
-			def->origin = g;
-		}
-		/* the preset unless [default], SEFACA_PRESET or --preset names one */
-		{
-			bool have_preset = false;
-			for (size_t i = 0; i < def->settings.n; i++)
-				if (def->settings.v[i].key == SFC_K_PRESET)
-					have_preset = true;
-			if (!have_preset)
-				sfc_settings_add(&def->settings, SFC_K_PRESET, "compiler", &o);
-		}
-		if (bindir)
-			sfc_settings_add(&def->settings, SFC_K_READONLY, bindir, &g);
-		if (exedir && (!bindir || strcmp(exedir, bindir)))
-			sfc_settings_add(&def->settings, SFC_K_READONLY, exedir, &g);
-	}
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i].key == k)
+			return true;
+	return false;
 }
 
 static bool system_path(const char *p)
@@ -374,12 +329,14 @@ static bool system_path(const char *p)
 
 int make_main(int argc, char **argv)
 {
-	extern char **environ;
 	struct make_opts mo;
-	struct sfc_spec spec;
-	struct sfc_error e = { 0 };
+	struct sfc_session s;
+	struct sfc_origin builtin = { SFC_ORIGIN_BUILTIN, "sefaca-make", 0 };
 	_cleanup_free_ char *shellpath = NULL, *makeprog = NULL, *bindir = NULL, *exedir = NULL, *mf = NULL;
 	char **margv, exe[PATH_MAX];
+	const char *sh = NULL;
+	uint64_t recipe_timeout;
+	bool recipe_timeout_set;
 	ssize_t n;
 	int k = 0, status;
 
@@ -412,10 +369,14 @@ int make_main(int argc, char **argv)
 			free(bindir);
 			bindir = NULL;
 		}
-		if (exedir && system_path(exedir)) {
+		if (exedir && (system_path(exedir) || (bindir && !strcmp(exedir, bindir)))) {
 			free(exedir);
 			exedir = NULL;
 		}
+		if (bindir)
+			sfc_settings_add(&mo.o.src.flags, SFC_K_READONLY, bindir, &builtin);
+		if (exedir)
+			sfc_settings_add(&mo.o.src.flags, SFC_K_READONLY, exedir, &builtin);
 	}
 
 	/* make's argv */
@@ -431,21 +392,28 @@ int make_main(int argc, char **argv)
 	for (int i = mo.first; i < argc; i++)
 		margv[k++] = argv[i];
 
-	sfc_spec_init(&spec);
-	if (sfc_spec_from_process(&spec, margv, &e) < 0)
-		sfc_die_error(&e);
-	spec.preserve_fds = mo.o.preserve_fds;
-	spec.npreserve_fds = mo.o.npreserve_fds;
-	compiler_defaults(&mo.o.src, bindir, exedir);
-	sfc_sources_add_environ(&mo.o.src, environ);
-	sfc_shell_pass_jobserver(&spec, &mo.o.src);
-	if (sfc_spec_resolve(&spec, &mo.o.src, &e) < 0)
-		sfc_die_error(&e);
+	/* The compiler preset, unless --preset or SEFACA_PRESET names
+	 * another (a configuration's [default] preset is for sefaca-run). */
+	if (!has_setting(&mo.o.src.flags, SFC_K_PRESET) && !getenv("SEFACA_PRESET"))
+		sfc_settings_add(&mo.o.src.flags, SFC_K_PRESET, "compiler", &builtin);
+	sfc_shell_pass_jobserver(NULL, &mo.o.src);
+	mo.o.report_writes = true;
+	sfc_run_setup(&mo.o, &s, "make", margv);
+	sfc_shell_pass_jobserver(&s.spec, NULL);
+
+	/* A preset's timeout (compiler: 5 minutes) is for a command, not for a
+	 * whole build: each recipe has it, make itself (and --whole) not.  A
+	 * timeout asked for by name (flag, SEFACA_TIMEOUT, configuration)
+	 * holds for the whole make, and for each recipe too. */
+	recipe_timeout = s.spec.timeout_ms;
+	recipe_timeout_set = !mo.whole;
+	if (s.spec.origin[SFC_K_TIMEOUT].kind == SFC_ORIGIN_BUILTIN)
+		s.spec.timeout_ms = 0;
 
 	/* the shell recipes run with */
 	if (!mo.whole) {
-		const char *sh = mo.shell;
 		int line = 0;
+		sh = mo.shell;
 		if (!sh && (mf = which_makefile(argc, argv, mo.first))) {
 			_cleanup_free_ char *found = makefile_shell(mf, &line);
 			if (found && strcmp(found, "/bin/sh")) {
@@ -454,18 +422,20 @@ int make_main(int argc, char **argv)
 				sh = sfc_xstrdup(found);
 			}
 		}
-		if (sh) {
-			_cleanup_free_ char *kv = sfc_xasprintf("SEFACA_SHELL=%s", sh);
-			struct sfc_origin o = { SFC_ORIGIN_BUILTIN, "sefaca-make", 0 };
-			sfc_spec_set(&spec, SFC_K_SETENV, kv, &o, &e);
-		}
+		if (sh)
+			sfc_env_set(&s.sb.env, "SEFACA_SHELL", sh);
 	}
 	{
-		struct sfc_shell_run run = { &spec, mo.o.quiet, 0 };
-		status = sfc_shell_run_brokered(&run);
-		/* TODO(audit): one record per run with run.requests recipes, one per
-		 * recipe with --audit-recipes, once core/audit.c is there */
-		(void)mo.audit_recipes;
+		struct sfc_audit_make mk = { 0, NULL, mo.whole };
+		struct sfc_shell_run run = { .o = &mo.o,
+					     .s = &s,
+					     .quiet = mo.o.quiet,
+					     .audit_recipes = mo.audit_recipes,
+					     .recipe_timeout_ms = recipe_timeout,
+					     .recipe_timeout_set = recipe_timeout_set,
+					     .make = &mk };
+		status = sfc_shell_finish(&run);
 	}
+	sfc_session_free(&s);
 	return status;
 }

@@ -24,7 +24,10 @@
 //usage:        stores hidden, current directory read-write, secrets dropped
 //usage:        from the environment.  permissive: the host's view and network,
 //usage:        still in its own namespaces with seccomp and no privileges.
-//usage:  --preset=NAME, --policy=NAME   named settings (see the config file)
+//usage:  --preset=NAME   compiler, network-client, development, testing, or
+//usage:                  [preset.NAME] of a config file
+//usage:  --policy=NAME   minimal, standard, hardened, paranoid, or [policy.NAME]
+//usage:  --env=NAME      development, production, build, or [env.NAME]
 //usage:Network:
 //usage:  --network[=MODE], --no-network   MODE: deny, localhost, allow
 //usage:  --network=allow:HOST[:PORT],...  only these, through a proxy on the
@@ -49,6 +52,21 @@
 //usage:  --env-clear  --setenv=K=V  --unsetenv=K  --keep-env=K (globs allowed)
 //usage:Identity and nesting:
 //usage:  --uid=N --gid=N  --hostname=NAME  --allow-nested
+//usage:Configuration and audit:
+//usage:  --config=FILE               read FILE after /etc/sefaca/config.ini and
+//usage:                              $SEFACA_HOME/config.ini (~/.sefaca)
+//usage:  --no-config                 read no configuration file
+//usage:  --explain                   print every setting and its origin, and the
+//usage:                              layers in force, on stderr; then run
+//usage:  --dry-run                   the same on stdout, and run nothing
+//usage:  --json                      --explain/--dry-run as JSON
+//usage:  --audit-log=FILE|syslog|none  where the run's record goes
+//usage:                              (default $SEFACA_HOME/logs/audit.jsonl)
+//usage:  --audit-required            refuse to run if the record cannot be written
+//usage:  --json-status-fd=FD         also write the record to descriptor FD
+//usage:  --learn, --audit-only       record what the strict seccomp filter would
+//usage:                              deny, without denying what the level allows
+//usage:  --blocked-commands=NAME,... refuse commands that run these programs
 //usage:Other:
 //usage:  --seccomp=strict|default|permissive
 //usage:  --preserve-fd=FD            pass descriptor FD to the command
@@ -62,7 +80,8 @@
 //usage:timeout; 125 if the sandbox could not be set up (nothing ran);
 //usage:126 if the command is not executable; 127 if it is not found.
 //usage:Settings also come from SEFACA_LEVEL, SEFACA_NETWORK, SEFACA_MEMORY,
-//usage:SEFACA_TIMEOUT, SEFACA_PIDS... (the option name in capitals).
+//usage:SEFACA_TIMEOUT, SEFACA_PIDS... (the option name in capitals), and from
+//usage:config files; flags win over variables, variables over files.
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,24 +90,20 @@
 
 #include "applets/common.h"
 #include "autoconf.h"
-#include "core/registry.h"
-#include "core/sandbox.h"
 
 const char *sfc_applet_usage(const char *name);
 
 int run_main(int argc, char **argv)
 {
-	extern char **environ;
 	struct sfc_runopts o = { 0 };
-	struct sfc_spec spec;
-	struct sfc_sandbox sb;
-	struct sfc_error e = { 0 };
-	struct sfc_reg reg = { .applet = "run" };
-	int i = 1, r;
+	int i = 1;
 
 	SFC_TRACE_POINT("main");
-	if (argc > 1 && !strcmp(argv[1], "--check"))
+	if (argc > 1 && !strcmp(argv[1], "--check")) {
+		if (!ENABLE_FEATURE_CHECK)
+			sfc_die(125, "--check was compiled out of this build (FEATURE_CHECK)");
 		return sfc_check_print(argc > 2 && !strcmp(argv[2], "--json"));
+	}
 	sfc_runopts_parse(&o, argc, argv, &i, false);
 	if (o.help) {
 		fputs(sfc_applet_usage("run"), stdout);
@@ -96,37 +111,7 @@ int run_main(int argc, char **argv)
 	}
 	if (i >= argc)
 		sfc_usage_error("no command given");
-
-	sfc_spec_init(&spec);
-	if (sfc_spec_from_process(&spec, argv + i, &e) < 0)
-		sfc_die_error(&e);
-	spec.preserve_fds = o.preserve_fds;
-	spec.npreserve_fds = o.npreserve_fds;
-	sfc_sources_add_environ(&o.src, environ);
-	if (sfc_spec_resolve(&spec, &o.src, &e) < 0)
-		sfc_die_error(&e);
-
-	sfc_sandbox_init(&sb, &spec);
-	if (sfc_sandbox_prepare(&sb, &e) < 0)
-		sfc_die_error(&e);
-	sfc_print_notes(&sb.plan.notes, o.quiet);
-	SFC_TRACE_POINT("s: prepared");
-	if (ENABLE_FEATURE_REGISTRY) {
-		/* listed by sefaca-stats --live while it runs (core/registry.h) */
-		sb.on_start = sfc_registry_on_start;
-		sb.hook_data = &reg;
-	}
-	r = sfc_sandbox_run(&sb, &e);
-	sfc_registry_remove(&reg);
-	sfc_print_violations(&sb.result, o.quiet);
-	if (r < 0)
-		sfc_msg("%s", e.msg);
-	r = r < 0 ? (e.status ? e.status : 125) : sb.result.status;
-	sfc_sandbox_free(&sb);
-	sfc_spec_free(&spec);
-	free(spec.cwd);
-	free(spec.home);
-	sfc_sources_clear(&o.src);
-	free(o.preserve_fds);
-	return r;
+	i = sfc_run_command(&o, "run", argv + i);
+	sfc_runopts_free(&o);
+	return i;
 }

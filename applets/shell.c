@@ -48,12 +48,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "autoconf.h"
+#include "core/audit.h"
 #include "core/broker.h"
 #include "core/env.h"
-#include "core/observe.h"
+#include "core/notify.h"
 #include "core/pty.h"
+#include "core/session.h"
 #include "core/util.h"
 
 const char *sfc_applet_usage(const char *name);
@@ -82,14 +86,19 @@ void sfc_shell_report(const struct sfc_result *res, const char *target, bool qui
 		snprintf(where, sizeof(where), "target '%s': ", target);
 	for (size_t i = 0; i < res->nviolations; i++) {
 		const struct sfc_violation *v = &res->violations[i];
+		char times[32] = "";
+		if (v->count > 1)
+			snprintf(times, sizeof(times), " (%u times)", v->count);
 		if (!strcmp(v->kind, "write_denied"))
-			sfc_msg("%swrite to %s %s: %s", where, v->detail, v->action, v->suggestion);
+			sfc_msg("%swrite to %s %s%s: %s", where, v->detail, v->action, times, v->suggestion);
 		else if (!strcmp(v->kind, "network_access_denied"))
-			sfc_msg("%snetwork access to %s %s: %s", where, v->detail, v->action, v->suggestion);
+			sfc_msg("%snetwork access to %s %s%s: %s", where, v->detail, v->action, times, v->suggestion);
 		else
-			sfc_msg("%s%s %s %s%s%s%s", where, v->kind, v->detail, v->action, *v->suggestion ? " (" : "",
-				v->suggestion, *v->suggestion ? ")" : "");
+			sfc_msg("%sviolation: %s %s (%s%s)%s%s", where, v->kind, v->detail, v->action, times,
+				v->suggestion[0] ? ": " : "", v->suggestion);
 	}
+	if (res->violations_dropped)
+		sfc_msg("%s%zu more kinds of violation not listed", where, res->violations_dropped);
 }
 
 /* ------------------------------------------------------- make's .ONESHELL */
@@ -356,54 +365,46 @@ static void mark_cleanup(struct mark *m)
 /* ------------------------------------------------------------- running */
 
 struct brokered {
-	struct sfc_spec *spec;
-	bool quiet;
+	struct sfc_session *outer;   /* whose settings requests run with */
+	bool quiet, audit_recipes;
+	const char *applet;          /* the records' applet */
+	uint64_t recipe_timeout_ms;  /* a request's own timeout */
+	bool timeout_set;
 };
 
 static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, void *data);
 
-/* Run SB's command with a broker for what runs inside. */
-static int run_with_broker(struct sfc_sandbox *sb, bool quiet, unsigned long *requests, struct sfc_error *e)
+/* SB's payload gets a broker for what runs inside (its other end is
+ * inherited: preserve_fds belongs to the spec, so a copy is extended). */
+static int broker_begin(struct sfc_broker *b, struct sfc_sandbox *sb, struct brokered *ctx, struct sfc_error *e)
 {
-	struct brokered ctx = { sb->spec, quiet };
-	struct sfc_broker b;
-	struct sfc_observer obs;
-	int r;
+	struct sfc_spec *s = sb->spec;
+	int *fds, r;
 
-	if ((r = sfc_broker_open(&b, serve_request, &ctx, e)) < 0)
+	if ((r = sfc_broker_open(b, serve_request, ctx, e)) < 0)
 		return r;
-	/* the sandbox inherits the broker's other end (preserve_fds belongs
-	 * to the spec; extend a copy) */
-	{
-		struct sfc_spec *s = sb->spec;
-		int *fds = sfc_xcalloc(s->npreserve_fds + 1, sizeof(int));
-		if (s->npreserve_fds)
-			memcpy(fds, s->preserve_fds, s->npreserve_fds * sizeof(int));
-		fds[s->npreserve_fds] = b.peer;
-		s->preserve_fds = fds;
-		s->npreserve_fds++;
-	}
-	sfc_broker_attach(&b, sb);
-	/* what the sandbox's shape refuses, reported with the target's name */
-	sfc_observe_attach(&obs, sb);
-	r = sfc_sandbox_run(sb, e);
-	if (requests)
-		*requests = b.requests;
-	sfc_broker_close(&b);
-	sfc_observe_close(&obs);
-	return r;
+	fds = sfc_xcalloc(s->npreserve_fds + 1, sizeof(int));
+	if (s->npreserve_fds)
+		memcpy(fds, s->preserve_fds, s->npreserve_fds * sizeof(int));
+	fds[s->npreserve_fds] = b->peer;
+	s->preserve_fds = fds;
+	s->npreserve_fds++;
+	sfc_broker_attach(b, sb);
+	return 0;
 }
 
 /* Jobserver descriptors of the make that runs us go into the sandbox at
- * the numbers MAKEFLAGS names; a make 4.4 named pipe is granted. */
+ * the numbers MAKEFLAGS names (after sfc_run_setup, which sets the
+ * spec's list); a make 4.4 named pipe is granted (before it). */
 void sfc_shell_pass_jobserver(struct sfc_spec *spec, struct sfc_sources *src)
 {
+	extern char **environ;
 	int fds[2], n;
 	char *fifo = NULL;
 	struct stat st;
 
-	n = sfc_jobserver_fds(spec->caller_env, fds, &fifo);
-	if (n) {
+	n = sfc_jobserver_fds(environ, fds, &fifo);
+	if (n && spec) {
 		int *v = sfc_xcalloc(spec->npreserve_fds + n, sizeof(int));
 		if (spec->npreserve_fds)
 			memcpy(v, spec->preserve_fds, spec->npreserve_fds * sizeof(int));
@@ -412,30 +413,68 @@ void sfc_shell_pass_jobserver(struct sfc_spec *spec, struct sfc_sources *src)
 		spec->preserve_fds = v;
 	}
 	if (fifo && src && stat(fifo, &st) == 0 && S_ISFIFO(st.st_mode)) {
-		struct sfc_origin org = { SFC_ORIGIN_FLAG, "(make's jobserver)", 0 };
+		struct sfc_origin org = { SFC_ORIGIN_BUILTIN, "make's jobserver", 0 };
 		sfc_settings_add(&src->flags, SFC_K_READWRITE, fifo, &org);
 	}
 	free(fifo);
 }
 
-/* A request from inside: the command of a recipe of a make that runs in a
- * sandbox of ours.  This is a child of the supervisor with the
- * requester's descriptors as its own; the sandbox is made from OUR spec,
- * only the command, environment and directory come from the request. */
+/* One record for a command run through the broker (--audit-recipes). */
+static void audit_request(struct brokered *ctx, struct sfc_broker_request *req, struct sfc_sandbox *sb,
+			  const struct timespec *start, int status, const char *error, const char *target)
+{
+	struct sfc_audit_make mk = { -1, target ? target : "", false };
+	struct sfc_audit_info a;
+	struct sfc_error e = { 0 };
+	_cleanup_free_ char *line = NULL;
+	char id[20];
+	size_t len;
+
+	if (!ENABLE_FEATURE_AUDIT || ctx->outer->audit.kind == SFC_AUDIT_NONE)
+		return;
+	sfc_audit_new_id(id);
+	a = (struct sfc_audit_info){
+		.applet = ctx->applet,
+		.id = id,
+		.start = *start,
+		.duration = sb->result.duration,
+		.argv = req->argv,
+		.cwd = req->cwd,
+		.spec = sb->spec,
+		.sb = sb,
+		.sources = &ctx->outer->sources,
+		.status = status,
+		.error = error,
+		.make = &mk,
+	};
+	line = sfc_audit_record(&a, &len);
+	if (sfc_audit_append(&ctx->outer->audit, line, len, &e) < 0 && !ctx->quiet)
+		sfc_msg("warning: %s", e.msg);
+}
+
+/* A request from inside: a command (a make recipe, mostly) of a payload
+ * of ours.  This is a child of the supervisor with the requester's
+ * descriptors as its own; the sandbox is made with OUR settings, only the
+ * command, environment and directory come from the request. */
 static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, void *data)
 {
 	struct brokered *ctx = data;
-	struct sfc_spec *spec = ctx->spec;
-	struct sfc_sandbox sb;
-	struct sfc_error e = { 0 };
+	struct sfc_spec *spec = &ctx->outer->spec;
 	const char *target = sfc_env_get(req->env, "SEFACA_MAKE_TARGET");
-	int *fds = sfc_xcalloc(req->nextra + 1, sizeof(int)), r;
 	struct sfc_origin org = { SFC_ORIGIN_FLAG, "(the requester's directory)", 0 };
+	struct timespec start;
+	int *fds = sfc_xcalloc(req->nextra + 1, sizeof(int));
 
+	clock_gettime(CLOCK_REALTIME, &start);
 	spec->argv = req->argv;
 	spec->caller_env = req->env;
+	if (ctx->timeout_set)
+		spec->timeout_ms = ctx->recipe_timeout_ms;
 	/* where the requester was; inside the same view (same paths) */
-	sfc_spec_set(spec, SFC_K_WORKDIR, req->cwd, &org, &e);
+	{
+		struct sfc_error ignore;
+		sfc_spec_set(spec, SFC_K_WORKDIR, req->cwd, &org, &ignore);
+	}
 	for (int i = 0; i < req->nextra; i++)
 		fds[i] = req->targets[i];
 	spec->preserve_fds = fds;
@@ -448,53 +487,81 @@ static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, v
 	 * that made the connection, never another one that reused its pid.
 	 * Without it, or if joining fails, a sandbox of its own. */
 	for (int join = 1; join >= 0; join--) {
+		struct sfc_sandbox sb;
+		struct sfc_notify n;
+		struct sfc_broker nb;
+		struct sfc_error e = { 0 };
 		socklen_t len = sizeof(int);
-		int pidfd = -1;
+		int pidfd = -1, r, status;
 
 		if (join && (getsockopt(req->conn, SOL_SOCKET, SFC_SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0))
 			continue;
-		sfc_err_clear(&e);
 		sfc_sandbox_init(&sb, spec);
 		sb.join_pidfd = pidfd;
-		if (sfc_sandbox_prepare(&sb, &e) < 0) {
+		memset(&n, 0, sizeof(n));
+		n.sock[0] = n.sock[1] = n.listener = -1;
+		if ((r = sfc_sandbox_prepare(&sb, &e)) < 0 || (r = sfc_notify_setup(&sb, &n, false, &e)) < 0 ||
+		    (r = sfc_notify_trap_writes(&n, &e)) < 0 || (r = broker_begin(&nb, &sb, ctx, &e)) < 0) {
+			if (pidfd >= 0)
+				close(pidfd);
 			sfc_msg("%s", e.msg);
-			return e.status ? e.status : 125;
+			status = e.status ? e.status : 125;
+			if (ctx->audit_recipes)
+				audit_request(ctx, req, &sb, &start, status, e.msg, target);
+			return status;
 		}
 		sfc_broker_watch_requester(&sb, req);
-		r = run_with_broker(&sb, ctx->quiet, NULL, &e);
+		r = sfc_sandbox_run(&sb, &e);
+		sfc_broker_close(&nb);
+		sfc_notify_free(&n);
 		if (pidfd >= 0)
 			close(pidfd);
 		if (r < 0 && join && !sb.result.ran && (!e.status || e.status == 125))
 			continue; /* could not join: build one */
-		if (r < 0) {
+		status = r < 0 ? (e.status ? e.status : 125) : sb.result.status;
+		if (r < 0)
 			sfc_msg("%s", e.msg);
-			return e.status ? e.status : 125;
-		}
 		sfc_shell_report(&sb.result, target, ctx->quiet);
-		return sb.result.status;
+		if (ctx->audit_recipes)
+			audit_request(ctx, req, &sb, &start, status, r < 0 ? e.msg : NULL, target);
+		return status;
 	}
 	return 125;
 }
 
-int sfc_shell_run_brokered(struct sfc_shell_run *run)
+int sfc_shell_finish(struct sfc_shell_run *x)
 {
-	struct sfc_sandbox sb;
-	struct sfc_error e = { 0 };
-	int r;
+	struct sfc_session *s = x->s;
+	struct brokered ctx = { s, x->quiet, x->audit_recipes, s->applet, x->recipe_timeout_ms, x->recipe_timeout_set };
+	struct sfc_error e = { 0 }, ae = { 0 };
+	struct sfc_broker b;
+	int r, status;
 
-	sfc_sandbox_init(&sb, run->spec);
-	if (sfc_sandbox_prepare(&sb, &e) < 0) {
-		sfc_msg("%s", e.msg);
-		return e.status ? e.status : 125;
+	r = broker_begin(&b, &s->sb, &ctx, &e);
+	if (r == 0 && x->pty)
+		r = sfc_pty_raw(x->pty, &e);
+	if (r == 0)
+		r = sfc_session_run(s, &e);
+	if (x->pty) {
+		sfc_pty_drain(x->pty);
+		sfc_pty_restore(x->pty);
 	}
-	sfc_print_notes(&sb.plan.notes, run->quiet);
-	r = run_with_broker(&sb, run->quiet, &run->requests, &e);
-	if (r < 0) {
+	x->requests = sfc_broker_count();
+	sfc_broker_close(&b);
+	status = r < 0 ? (e.status ? e.status : 125) : s->sb.result.status;
+	if (r < 0)
 		sfc_msg("%s", e.msg);
-		return e.status ? e.status : 125;
+	sfc_shell_report(&s->sb.result, NULL, x->quiet);
+	if (x->make) {
+		x->make->recipes = x->requests;
+		s->make = x->make;
 	}
-	sfc_shell_report(&sb.result, NULL, run->quiet);
-	return sb.result.status;
+	/* The record is written whatever happened; a log that cannot be
+	 * written does not change the command's status. */
+	if (sfc_session_audit(s, status, r < 0 ? e.msg : NULL, x->o->has_status_fd ? x->o->status_fd : -1, &ae) < 0 &&
+	    (s->audit.required || !x->quiet))
+		sfc_msg("%s%s", s->audit.required ? "" : "warning: ", ae.msg);
+	return status;
 }
 
 /* Inside a sandbox with a broker: hand the command over. */
@@ -516,63 +583,15 @@ static int run_via_broker(int bfd, struct shell_opts *so, char **argv)
 	return r;
 }
 
-static int interactive_main(struct shell_opts *so, struct sfc_spec *spec, const char *sh)
-{
-	struct sfc_sandbox sb;
-	struct sfc_error e = { 0 };
-	struct sfc_pty pty;
-	struct mark m = { 0 };
-	int r, status;
-
-	if (!so->no_mark && mark_prompt(&m, sh, &so->o, &e) < 0) {
-		mark_cleanup(&m);
-		sfc_die_error(&e);
-	}
-	spec->argv = m.argv ? m.argv : payload_argv(sh, 0, NULL, 0);
-	if (sfc_spec_resolve(spec, &so->o.src, &e) < 0) {
-		mark_cleanup(&m);
-		sfc_die_error(&e);
-	}
-	sfc_sandbox_init(&sb, spec);
-	if (sfc_sandbox_prepare(&sb, &e) < 0 || sfc_pty_open(&pty, 0, 1, &e) < 0) {
-		mark_cleanup(&m);
-		sfc_die_error(&e);
-	}
-	for (size_t i = 0; i < m.env.n; i++) {
-		char *kv = sfc_xstrdup(m.env.v[i]), *eq = strchr(kv, '=');
-		*eq = 0;
-		sfc_env_set(&sb.env, kv, eq + 1);
-		free(kv);
-	}
-	sfc_print_notes(&sb.plan.notes, so->o.quiet);
-	if (!so->o.quiet)
-		sfc_msg("%s in a sandbox (level %s, network %s); exit to leave", sh, sfc_level_name(spec->level),
-			sfc_net_name(spec->network));
-	sfc_pty_attach(&pty, &sb);
-	if ((r = sfc_pty_raw(&pty, &e)) == 0)
-		r = run_with_broker(&sb, so->o.quiet, NULL, &e);
-	sfc_pty_drain(&pty);
-	sfc_pty_restore(&pty);
-	mark_cleanup(&m);
-	if (r < 0) {
-		sfc_msg("%s", e.msg);
-		return e.status ? e.status : 125;
-	}
-	sfc_shell_report(&sb.result, NULL, so->o.quiet);
-	status = sb.result.status;
-	sfc_sandbox_free(&sb);
-	return status;
-}
-
 int shell_main(int argc, char **argv)
 {
-	extern char **environ;
 	struct shell_opts so;
-	struct sfc_spec spec;
-	struct sfc_error e = { 0 };
+	struct sfc_session s;
+	struct sfc_pty pty;
+	struct mark m = { 0 };
 	const char *sh;
 	char **pargv;
-	int bfd;
+	int bfd, status;
 
 	memset(&so, 0, sizeof(so));
 	parse(&so, argc, argv);
@@ -595,32 +614,56 @@ int shell_main(int argc, char **argv)
 	} else {
 		sh = so.shell ? so.shell : "/bin/sh";
 	}
+	pargv = payload_argv(sh, argc, argv, so.first);
 
 	/* Inside a sandbox of ours: its supervisor makes the sandbox. */
 	if ((bfd = sfc_broker_find()) >= 0) {
 		if (so.interactive)
 			sfc_die(125, "already inside a sefaca sandbox; an interactive shell needs a terminal of its own "
 				     "(run sefaca-shell outside)");
-		return run_via_broker(bfd, &so, payload_argv(sh, argc, argv, so.first));
+		return run_via_broker(bfd, &so, pargv);
 	}
 
-	sfc_spec_init(&spec);
-	pargv = payload_argv(sh, argc, argv, so.first);
-	if (sfc_spec_from_process(&spec, pargv, &e) < 0)
-		sfc_die_error(&e);
-	spec.preserve_fds = so.o.preserve_fds;
-	spec.npreserve_fds = so.o.npreserve_fds;
-	sfc_sources_add_environ(&so.o.src, environ);
 	if (so.interactive) {
+		struct sfc_error e = { 0 };
 		if (!sfc_pty_isatty(0))
 			sfc_die(125, "an interactive shell needs a terminal on standard input");
-		return interactive_main(&so, &spec, sh);
+		if (!so.no_mark && mark_prompt(&m, sh, &so.o, &e) < 0) {
+			mark_cleanup(&m);
+			sfc_die_error(&e);
+		}
+		if (m.argv)
+			pargv = m.argv;
+	} else {
+		sfc_shell_pass_jobserver(NULL, &so.o.src);
 	}
-	sfc_shell_pass_jobserver(&spec, &so.o.src);
-	if (sfc_spec_resolve(&spec, &so.o.src, &e) < 0)
-		sfc_die_error(&e);
+	so.o.report_writes = true;
+	sfc_run_setup(&so.o, &s, "shell", pargv);
+	if (so.interactive) {
+		struct sfc_error e = { 0 };
+		if (sfc_pty_open(&pty, 0, 1, &e) < 0) {
+			mark_cleanup(&m);
+			sfc_die_error(&e);
+		}
+		for (size_t i = 0; i < m.env.n; i++) {
+			char *kv = sfc_xstrdup(m.env.v[i]), *eq = strchr(kv, '=');
+			*eq = 0;
+			sfc_env_set(&s.sb.env, kv, eq + 1);
+			free(kv);
+		}
+		if (!so.o.quiet)
+			sfc_msg("%s in a sandbox (level %s, network %s); exit to leave", sh, sfc_level_name(s.spec.level),
+				sfc_net_name(s.spec.network));
+		sfc_pty_attach(&pty, &s.sb);
+	} else {
+		sfc_shell_pass_jobserver(&s.spec, NULL);
+	}
 	{
-		struct sfc_shell_run run = { &spec, so.o.quiet, 0 };
-		return sfc_shell_run_brokered(&run);
+		struct sfc_shell_run run = { .o = &so.o, .s = &s, .pty = so.interactive ? &pty : NULL,
+					     .quiet = so.o.quiet };
+		status = sfc_shell_finish(&run);
 	}
+	mark_cleanup(&m);
+	sfc_session_free(&s);
+	return status;
 }

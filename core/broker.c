@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -218,12 +219,28 @@ int sfc_jobserver_fds(char **envp, int fds[2], char **fifo)
 
 /* --------------------------------------------------------------- server */
 
+/* Requests served in this process tree: the brokers of sandboxes made for
+ * requests (a recursive make's recipes) run in children, so the count is
+ * kept in memory they share. */
+static unsigned long *served;
+
+unsigned long sfc_broker_count(void)
+{
+	return served ? __atomic_load_n(served, __ATOMIC_RELAXED) : 0;
+}
+
 int sfc_broker_open(struct sfc_broker *b, sfc_broker_fn fn, void *data, struct sfc_error *e)
 {
 	int sp[2];
 
 	memset(b, 0, sizeof(*b));
 	b->sock = b->peer = -1;
+	if (!served) {
+		void *m = mmap(NULL, sizeof(*served), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return sfc_err(e, errno, "mmap");
+		served = m;
+	}
 	/* SEQPACKET: one message per request, whoever sends it */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return sfc_err(e, errno, "socketpair");
@@ -439,6 +456,7 @@ static int on_request(struct sfc_sandbox *sb, int sock, short rev, void *data)
 		return 0;
 	}
 	b->requests++;
+	__atomic_fetch_add(served, 1, __ATOMIC_RELAXED);
 	pid = fork();
 	if (pid == 0)
 		serve(b, conn); /* never returns */

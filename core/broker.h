@@ -62,6 +62,9 @@ int sfc_broker_open(struct sfc_broker *b, sfc_broker_fn fn, void *data, struct s
 void sfc_broker_attach(struct sfc_broker *b, struct sfc_sandbox *sb);
 /* In a request's child: kill the sandbox SB if the requester goes away. */
 void sfc_broker_watch_requester(struct sfc_sandbox *sb, struct sfc_broker_request *req);
+/* Requests served so far by the brokers of this process and of the
+ * sandboxes made for requests (its children): recipes, recursive ones too. */
+unsigned long sfc_broker_count(void);
 /* Kill and reap what is still running, close the sockets. */
 void sfc_broker_close(struct sfc_broker *b);
 

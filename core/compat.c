@@ -6,7 +6,9 @@
  * (__snprintf_chk...) and scanf into __isoc99_sscanf.  These forward to
  * the plain functions; the bounds the checked variants would verify are
  * the ones the callers already pass. */
+#include <features.h> /* defines __GLIBC__ under glibc: the shims are for musl only */
 #ifndef __GLIBC__
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,6 +123,38 @@ int __isoc99_sscanf(const char *s, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
+
+/* glibc's ctype macros (isspace... in inih) index a table of class bits
+ * through __ctype_b_loc(); musl has no such table.  Bits as glibc lays
+ * them out on a little-endian machine; indexes -128..255, C locale. */
+const unsigned short **__ctype_b_loc(void);
+const unsigned short **__ctype_b_loc(void)
+{
+	static unsigned short table[384];
+	static const unsigned short *ptr;
+
+	if (!ptr) {
+		for (int c = 0; c < 128; c++) {
+			unsigned short b = 0;
+			b |= isupper(c) ? 0x100 : 0;
+			b |= islower(c) ? 0x200 : 0;
+			b |= isalpha(c) ? 0x400 : 0;
+			b |= isdigit(c) ? 0x800 : 0;
+			b |= isxdigit(c) ? 0x1000 : 0;
+			b |= isspace(c) ? 0x2000 : 0;
+			b |= isprint(c) ? 0x4000 : 0;
+			b |= isgraph(c) ? 0x8000 : 0;
+			b |= isblank(c) ? 0x1 : 0;
+			b |= iscntrl(c) ? 0x2 : 0;
+			b |= ispunct(c) ? 0x4 : 0;
+			b |= isalnum(c) ? 0x8 : 0;
+			table[128 + c] = b;
+		}
+		ptr = table + 128;
+	}
+	return &ptr;
+}
+
 unsigned long long gnu_dev_makedev(unsigned int maj, unsigned int min)
 {
 	return ((unsigned long long)(maj & 0xfffff000u) << 32) | ((unsigned long long)(maj & 0xfffu) << 8) |

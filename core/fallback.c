@@ -31,6 +31,7 @@
 #include "core/landlock.h"
 #include "core/limits.h"
 #include "core/proxy.h"
+#include "core/notify.h"
 #include "core/seccomp.h"
 #include "core/util.h"
 
@@ -379,7 +380,8 @@ static void child_main(struct sfc_sandbox *sb, int syncw, pid_t parent, const si
 	/* last before seccomp: what ran above may still allocate */
 	if (sfc_limits_apply(s, sb->cg.cgroup_limits, &e) < 0)
 		goto fail;
-	if (sb->layers.seccomp && sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e) < 0)
+	if (sb->layers.seccomp && (sb->notify ? sfc_notify_install(sb->notify, &e)
+					      : sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e)) < 0)
 		goto fail;
 	sh->exec_attempted = 1;
 	sfc_sandbox_exec(sb->argv, sb->env.v, sb->shell_fallback, &e);
@@ -612,6 +614,8 @@ int sfc_fallback_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		goto out;
 	}
 	res->ran = true;
+	if (sb->notify)
+		sfc_notify_started(sb); /* violation reports (core/notify.c) */
 	if (sb->on_start)
 		sb->on_start(sb, sb->hook_data);
 

@@ -377,6 +377,7 @@ struct apply_ctx {
 	int oldroot; /* host root, after the first pivot_root */
 	int newroot; /* the root being built */
 	int empty;   /* an empty read-only file, to hide files behind */
+	int emptydir; /* an empty directory, to hide directories behind (read-only binds) */
 	int final_ro[64];
 	int nfinal;
 	bool image_root; /* the root's tree comes from an image (overlay or directory) */
@@ -592,6 +593,13 @@ static int hide_at2(struct apply_ctx *c, int dirfd, const char *name, const char
 		return sfc_err(c->e, errno, "hide %s", what);
 	if (only_open && st.st_uid != getuid() && !(st.st_mode & (S_IROTH | S_IWOTH)))
 		return 0;
+	/* A read-only bind of one empty directory: two system calls, where a
+	 * tmpfs of its own per hidden directory costs a superblock to make
+	 * and to tear down (~60 us each on a VM). */
+	if (S_ISDIR(st.st_mode) && c->emptydir >= 0)
+		return bind_fd(c->emptydir, t, false,
+			       SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC,
+			       what, c->e);
 	if (S_ISDIR(st.st_mode))
 		return do_tmpfs(c, t, what, 4096, 0755, true);
 	if (S_ISLNK(st.st_mode))
@@ -953,7 +961,7 @@ out:
 int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void *), void *data, struct sfc_error *e)
 {
 	const struct sfc_mop *sys = NULL;
-	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .e = e,
+	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .emptydir = -1, .e = e,
 			       .image_root = p->root == SFC_ROOT_OVERLAY || p->root == SFC_ROOT_DIR };
 	int r = -EINVAL;
 
@@ -964,7 +972,7 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 	 * reachable under /oldroot whatever they are (even under /tmp). */
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=65536") < 0)
 		return sfc_err(e, errno, "mount scratch tmpfs");
-	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0)
+	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0 || mkdir("emptydir", 0755) < 0)
 		return sfc_err(e, errno, "prepare scratch tmpfs");
 	{
 		int f = open("empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -983,7 +991,8 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 	if (chdir("/") < 0)
 		return sfc_err(e, errno, "chdir /");
 	if ((c.oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (c.empty = open("/empty", O_PATH | O_CLOEXEC)) < 0) {
+	    (c.empty = open("/empty", O_PATH | O_CLOEXEC)) < 0 ||
+	    (c.emptydir = open("/emptydir", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = sfc_err(e, errno, "open /oldroot");
 		goto out;
 	}
@@ -1049,5 +1058,7 @@ out:
 		close(c.newroot);
 	if (c.empty >= 0)
 		close(c.empty);
+	if (c.emptydir >= 0)
+		close(c.emptydir);
 	return r;
 }

@@ -1,47 +1,42 @@
-/* Observing what the sandbox refuses a command that is not denied by
- * seccomp but by the sandbox's shape: a write to a read-only place, a
- * connection out of a network namespace with no route.  The kernel
- * refuses those with EROFS or ENETUNREACH and nothing is recorded; a
- * build that fails that way should say which recipe tried what.
+/* Observing writes the sandbox's shape refuses: a write to a read-only
+ * place fails with EROFS and, unlike a denied system call, leaves no trace
+ * anywhere.  A build that fails that way should say which recipe tried to
+ * write where (sefaca-make names the target).
  *
- * A second, small seccomp filter (the payload installs it just before the
- * main one) sends the calls that can write to the filesystem or reach the
- * network to the supervisor as user notifications.  The supervisor looks
- * at the call's target -- the path resolved inside the sandbox's own root,
- * the mount it lands on, the address -- records a violation when the
- * sandbox's shape refuses it (a read-only mount, a denied network), and
- * always lets the call continue: the kernel makes the decision and
- * returns its own error; this layer only tells what happened.  A target
- * that cannot be looked at (the process is gone, not dumpable) is simply
- * not reported.
- *
- * Needs seccomp user notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE
- * (Linux 5.5); without it nothing is observed and nothing else changes. */
+ * The calls that can write to the filesystem (open and openat with a flag
+ * that writes, creat, mkdir, unlink, rename, link, symlink, mknod,
+ * truncate, openat2) go, through a prefix on the violation-report filter
+ * (core/notify.c, one listener per filter chain), to the supervisor as
+ * user notifications.  It looks at the call's target -- the path resolved
+ * inside the sandbox's own root, never following magic links, and the
+ * mount it lands on -- records write_denied when that mount is read-only,
+ * and always lets the call continue: the kernel decides and returns its
+ * own error; this only tells what happened.  A target that cannot be
+ * looked at (the process is gone, not dumpable, a path through a deleted
+ * directory) is not reported.  Cost: about 10 us per such call, none for
+ * the others (reads, stat, the rest of the build). */
 #ifndef SFC_OBSERVE_H
 #define SFC_OBSERVE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/error.h"
+struct sock_filter;
+struct seccomp_notif;
+struct sfc_result;
 
-struct sfc_sandbox;
-
-struct sfc_observer {
-	int sock[2];        /* the payload passes its listener over sock[1] */
-	int listener;
-	bool network;       /* also watch connect/sendto (network is not allow) */
-	size_t reported;
-	/* the payload hook that was there before (chained) */
-	int (*prev_hook)(struct sfc_sandbox *sb, void *data, struct sfc_error *e);
-	void *prev_data;
-	void *notif, *resp; /* buffers of the kernel's sizes */
-	unsigned short notif_size, resp_size;
-};
-
-/* Observe SB's payload (call after sfc_sandbox_prepare and after any
- * other payload hook is set).  Returns 0, or < 0 if this kernel cannot. */
-int sfc_observe_attach(struct sfc_observer *o, struct sfc_sandbox *sb);
-void sfc_observe_close(struct sfc_observer *o);
+/* The filter prefix: calls of the native ABI that write to the filesystem
+ * (and connect(2) with CONNECT) return SECCOMP_RET_USER_NOTIF; everything
+ * else falls through to what follows the prefix.  Forward jumps only.
+ * Writes at most MAX instructions to OUT; returns how many, 0 if this
+ * architecture is not supported (then nothing is observed). */
+unsigned sfc_observe_prefix(struct sock_filter *out, unsigned max, bool connect);
+/* Is NR one of the calls the prefix sends to the supervisor for writing? */
+bool sfc_observe_traps(int nr);
+/* Supervisor: look at the notified call REQ (LISTENER: the seccomp listener,
+ * to check the request is still valid after reading the caller's memory)
+ * and record a write_denied violation in RES if its target is read-only.
+ * The caller answers the notification (CONTINUE). */
+void sfc_observe_write(int listener, const struct seccomp_notif *req, struct sfc_result *res);
 
 #endif

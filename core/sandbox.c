@@ -25,6 +25,7 @@
 #include "core/landlock.h"
 #include "core/limits.h"
 #include "core/net.h"
+#include "core/notify.h"
 #include "core/proxy.h"
 #include "core/seccomp.h"
 #include "core/userns.h"
@@ -73,12 +74,27 @@ void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char
 {
 	struct sfc_violation *v;
 
+	/* A loop that hits the same wall a million times is one entry with a
+	 * count, and the record stays bounded. */
+	for (size_t i = 0; i < r->nviolations; i++) {
+		v = &r->violations[i];
+		if (!strcmp(v->kind, kind) && !strcmp(v->detail, detail ? detail : "") &&
+		    !strcmp(v->action, action ? action : "blocked")) {
+			v->count++;
+			return;
+		}
+	}
+	if (r->nviolations >= SFC_MAX_VIOLATIONS) {
+		r->violations_dropped++;
+		return;
+	}
 	r->violations = sfc_xrealloc(r->violations, (r->nviolations + 1) * sizeof(*r->violations));
 	v = &r->violations[r->nviolations++];
 	v->kind = sfc_xstrdup(kind);
 	v->detail = sfc_xstrdup(detail ? detail : "");
 	v->action = sfc_xstrdup(action ? action : "blocked");
 	v->suggestion = sfc_xstrdup(suggestion ? suggestion : "");
+	v->count = 1;
 }
 
 int sfc_sandbox_watch(struct sfc_sandbox *sb, int fd, short events,
@@ -134,6 +150,9 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 
 	if (!s->argv || !s->argv[0])
 		return sfc_err(e, 0, "no command given");
+	if (s->allow_nested && !ENABLE_FEATURE_NESTED)
+		return sfc_err(e, ENOTSUP, "nested sandboxes (--allow-nested) were compiled out of this build "
+					   "(FEATURE_NESTED)");
 	/* One argument is a shell command line, as in `sefaca-run 'make build'`.
 	 * A plain word ("make", "/bin/true") means the same to sh -c as to
 	 * execve, so it is executed directly, saving a shell on every call;
@@ -406,7 +425,8 @@ static int payload_main(void *arg)
 	SFC_TRACE_POINT("p: landlock");
 	/* seccomp goes on last, right before execve (as bubblewrap does): the
 	 * filter then covers the payload from its first instruction. */
-	if (sb->layers.seccomp && sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e) < 0)
+	if (sb->layers.seccomp && (sb->notify ? sfc_notify_install(sb->notify, &e)
+					      : sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e)) < 0)
 		goto fail;
 	SFC_TRACE_POINT("p: exec");
 	c->sh->exec_attempted = 1;
@@ -888,7 +908,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		deadline = (uint64_t)(t0 * 1000) + s->timeout_ms;
 	while (!done) {
 		struct pollfd pf[3 + SFC_MAX_WATCH];
-		int timeout = -1, npf = 0, isync = -1;
+		int timeout = -1, npf = 0, isync = -1, iwatch, nwatch;
 		uint64_t now = sfc_now_ms();
 
 		pf[npf++] = (struct pollfd){ sfd, POLLIN, 0 };
@@ -897,7 +917,11 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			isync = npf;
 			pf[npf++] = (struct pollfd){ syncp[0], POLLIN, 0 };
 		}
-		for (int i = 0; i < sb->nwatch; i++)
+		/* watches added while this round runs (by on_start, a callback)
+		 * are polled from the next round on */
+		iwatch = npf;
+		nwatch = sb->nwatch;
+		for (int i = 0; i < nwatch; i++)
 			pf[npf++] = (struct pollfd){ sb->watch[i].fd, sb->watch[i].events, 0 };
 		if (kill_at)
 			timeout = now >= kill_at ? 0 : (int)(kill_at - now);
@@ -940,10 +964,12 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			}
 			res->ran = true;
 			SFC_TRACE_POINT("s: exec seen");
+			if (sb->notify)
+				sfc_notify_started(sb);
 			if (sb->on_start)
 				sb->on_start(sb, sb->hook_data);
 		}
-		for (int i = 0, k = npf - sb->nwatch; i < sb->nwatch; i++, k++)
+		for (int i = 0, k = iwatch; i < nwatch; i++, k++)
 			if (pf[k].revents && sb->watch[i].cb(sb, sb->watch[i].fd, pf[k].revents, sb->watch[i].data) < 0) {
 				sb->watch[i] = sb->watch[--sb->nwatch];
 				break; /* indices shifted: poll again */

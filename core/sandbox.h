@@ -44,6 +44,7 @@ struct sfc_violation {
 	char *detail;     /* the syscall name, "93.184.216.34:443", the command... */
 	char *action;     /* "blocked", "logged", "killed" */
 	char *suggestion; /* what to change if this was legitimate */
+	unsigned count;   /* occurrences of this kind and detail */
 };
 
 struct sfc_result {
@@ -64,7 +65,9 @@ struct sfc_result {
 	const char *usage_source; /* "rusage" or "cgroup" */
 	struct sfc_violation *violations;
 	size_t nviolations;
+	size_t violations_dropped; /* distinct ones beyond SFC_MAX_VIOLATIONS */
 };
+#define SFC_MAX_VIOLATIONS 256
 
 void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char *detail, const char *action,
 			      const char *suggestion);
@@ -92,6 +95,9 @@ struct sfc_sandbox {
 	bool shell_fallback;        /* argv[0] is a plain word: sh -c it if not in PATH */
 	struct sfc_layers layers;
 	struct sfc_result result;
+	/* seccomp user notification for violation reports (core/notify.c);
+	 * NULL: the filter answers by itself. */
+	struct sfc_notify *notify;
 	struct sfc_cgroup cg;       /* the sandbox's cgroup v2 leaf, if any */
 	/* Called in the supervisor once the payload runs (registration, proxies...). */
 	void (*on_start)(struct sfc_sandbox *sb, void *data);

@@ -38,6 +38,9 @@ int sfc_seccomp_install(enum sfc_seclevel level, bool nested, enum sfc_seccomp_a
 	if (!v && act != SFC_SECCOMP_ERRNO && !ENABLE_FEATURE_SECCOMP_REPORT)
 		return sfc_err(e, ENOTSUP, "seccomp: %s filters were compiled out of this build (FEATURE_SECCOMP_REPORT)",
 			       act == SFC_SECCOMP_NOTIFY ? "notifying" : "logging");
+	if (!v && nested && !ENABLE_FEATURE_NESTED)
+		return sfc_err(e, ENOTSUP, "nested sandboxes (--allow-nested) were compiled out of this build "
+					   "(FEATURE_NESTED)");
 	if (!v)
 		return sfc_err(e, ENOTSUP, "seccomp: no filter for level %s", sfc_seclevel_name(level));
 	prog.len = v->len;
@@ -56,9 +59,11 @@ int sfc_seccomp_install(enum sfc_seclevel level, bool nested, enum sfc_seccomp_a
 
 const char *sfc_seccomp_syscall_name(int nr)
 {
+#if ENABLE_FEATURE_SECCOMP_REPORT
 	for (size_t i = 0; i < sizeof(sfc_denied_syscalls) / sizeof(sfc_denied_syscalls[0]); i++)
 		if (sfc_denied_syscalls[i].nr == nr)
 			return sfc_denied_syscalls[i].name;
+#endif
 	return NULL;
 }
 
@@ -66,6 +71,14 @@ unsigned sfc_seccomp_filter_len(enum sfc_seclevel level, bool nested, enum sfc_s
 {
 	const struct sfc_bpf_variant *v = variant(level, nested, act);
 	return v ? v->len : 0;
+}
+
+const struct sock_filter *sfc_seccomp_filter(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act,
+					     unsigned *len)
+{
+	const struct sfc_bpf_variant *v = variant(level, nested, act);
+	*len = v ? v->len : 0;
+	return v ? v->prog : NULL;
 }
 
 #else /* !ENABLE_FEATURE_SECCOMP: fail closed, never a silent no-op */
@@ -88,5 +101,12 @@ const char *sfc_seccomp_syscall_name(int nr)
 unsigned sfc_seccomp_filter_len(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act)
 {
 	return 0;
+}
+
+const struct sock_filter *sfc_seccomp_filter(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act,
+					     unsigned *len)
+{
+	*len = 0;
+	return NULL;
 }
 #endif

@@ -21,6 +21,11 @@ bool sfc_seccomp_compiled(void);
 int sfc_seccomp_install(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act, struct sfc_error *e);
 /* Name of a syscall the filter can deny, or NULL. */
 const char *sfc_seccomp_syscall_name(int nr);
+/* The BPF program of a variant (LEN instructions), NULL if none: for
+ * core/notify.c, which evaluates and extends them. */
+struct sock_filter;
+const struct sock_filter *sfc_seccomp_filter(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act,
+					     unsigned *len);
 /* Number of BPF instructions of a variant (for --explain); 0 if none. */
 unsigned sfc_seccomp_filter_len(enum sfc_seclevel level, bool nested, enum sfc_seccomp_action act);
 

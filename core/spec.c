@@ -6,48 +6,58 @@
 #include <string.h>
 
 #include "core/cgroup.h"
+#include "autoconf.h"
 #include "core/parse.h"
 
+/* The one-line descriptions travel only in builds that can print them. */
+#define KH(s) (ENABLE_FEATURE_EXPLAIN ? (s) : NULL)
 static const struct sfc_key_info keys[SFC_K__MAX] = {
-	[SFC_K_LEVEL] = { "level", "strict, default or permissive", false, true },
-	[SFC_K_PRESET] = { "preset", "named preset (compiler, network-client, development, testing, or from config)", false, true },
-	[SFC_K_POLICY] = { "policy", "named policy (minimal, standard, hardened, paranoid, or from config)", false, true },
-	[SFC_K_NETWORK] = { "network", "deny, localhost, allow, or allow:HOST[:PORT],...", false, true },
-	[SFC_K_ALLOW_HOSTS] = { "allow_hosts", "HOST[:PORT] reachable through the allowlist proxy (network becomes the allowlist)", true, true },
-	[SFC_K_FILESYSTEM] = { "filesystem", "minimal (system dirs read-only + grants) or host (the whole host view)", false, false },
-	[SFC_K_HOME] = { "home", "how $HOME appears: none, ro, rw or tmpfs", false, false },
-	[SFC_K_CWD] = { "cwd", "how the current directory appears: none, ro or rw", false, false },
-	[SFC_K_HIDE_SECRETS] = { "hide_secrets", "hide ~/.ssh, ~/.gnupg, ~/.aws and other secret stores", false, false },
-	[SFC_K_READ_ONLY_ROOT] = { "read_only_root", "with filesystem=host, make the host view read-only", false, false },
-	[SFC_K_READONLY] = { "readonly", "paths shown read-only", true, true },
-	[SFC_K_READWRITE] = { "readwrite", "paths shown read-write", true, true },
-	[SFC_K_HIDE] = { "hide", "paths hidden behind an empty file or directory", true, true },
-	[SFC_K_TMPFS] = { "tmpfs", "PATH[:SIZE]: private empty tmpfs", true, true },
-	[SFC_K_TMP_SIZE] = { "tmp_size", "size of the private /tmp", false, true },
-	[SFC_K_MEMORY] = { "memory", "memory limit (k, m, g suffixes)", false, true },
-	[SFC_K_CPU] = { "cpu", "CPU limit in CPUs (e.g. 0.5)", false, true },
-	[SFC_K_PIDS] = { "pids", "process limit", false, true },
-	[SFC_K_TIMEOUT] = { "timeout", "wall-clock limit (seconds, or 90s/5m/1h)", false, true },
-	[SFC_K_KILL_GRACE] = { "kill_grace", "time between SIGTERM and SIGKILL on timeout", false, true },
-	[SFC_K_NOFILE] = { "nofile", "open file limit", false, true },
-	[SFC_K_FSIZE] = { "fsize", "largest file the payload may write", false, true },
-	[SFC_K_MEMORY_SWAP] = { "memory_swap", "swap allowed on top of memory (0 by default; 'max' for no limit)", false, true },
-	[SFC_K_IO_WEIGHT] = { "io_weight", "I/O weight, 1-10000 (cgroup io.weight)", false, true },
-	[SFC_K_IO_MAX] = { "io_max", "DEVICE rbps=SIZE wbps=SIZE riops=N wiops=N (cgroup io.max)", true, true },
-	[SFC_K_CGROUP] = { "cgroup", "auto, systemd (ask the user manager for a delegated scope) or none", false, true },
-	[SFC_K_REQUIRE_LIMITS] = { "require_limits", "fail instead of running with a limit that cannot be enforced", false, true },
-	[SFC_K_ENV_CLEAR] = { "env_clear", "start from a clean environment", false, false },
-	[SFC_K_ENV_FILTER] = { "env_filter", "drop secrets (*_TOKEN, AWS_*...) and loader variables (LD_PRELOAD...)", false, false },
-	[SFC_K_SETENV] = { "setenv", "K=V set in the payload's environment", true, false },
-	[SFC_K_UNSETENV] = { "unsetenv", "variables removed from the environment", true, false },
-	[SFC_K_KEEP_ENV] = { "keep_env", "variables kept despite env_clear/env_filter", true, false },
-	[SFC_K_WORKDIR] = { "workdir", "working directory inside", false, false },
-	[SFC_K_HOSTNAME] = { "hostname", "host name inside", false, false },
-	[SFC_K_UID] = { "uid", "user id inside", false, false },
-	[SFC_K_GID] = { "gid", "group id inside", false, false },
-	[SFC_K_ALLOW_NESTED] = { "allow_nested", "let the payload create namespaces (nested sandboxes)", false, false },
-	[SFC_K_SECCOMP] = { "seccomp", "filter strength: strict, default or permissive", false, false },
-	[SFC_K_BEST_EFFORT] = { "best_effort", "run with the layers this machine allows instead of failing", false, true },
+	[SFC_K_LEVEL] = { "level", KH("strict, default or permissive"), false, true },
+	[SFC_K_PRESET] = { "preset", KH("named preset (compiler, network-client, development, testing, or from config)"), false, true },
+	[SFC_K_POLICY] = { "policy", KH("named policy (minimal, standard, hardened, paranoid, or from config)"), false, true },
+	[SFC_K_NETWORK] = { "network", KH("deny, localhost, allow, or allow:HOST[:PORT],..."), false, true },
+	[SFC_K_ALLOW_HOSTS] = { "allow_hosts", KH("HOST[:PORT] reachable through the allowlist proxy (network becomes the allowlist)"), true, true },
+	[SFC_K_FILESYSTEM] = { "filesystem", KH("minimal (system dirs read-only + grants) or host (the whole host view)"), false, false },
+	[SFC_K_HOME] = { "home", KH("how $HOME appears: none, ro, rw or tmpfs"), false, false },
+	[SFC_K_CWD] = { "cwd", KH("how the current directory appears: none, ro or rw"), false, false },
+	[SFC_K_HIDE_SECRETS] = { "hide_secrets", KH("hide ~/.ssh, ~/.gnupg, ~/.aws and other secret stores"), false, false },
+	[SFC_K_READ_ONLY_ROOT] = { "read_only_root", KH("with filesystem=host, make the host view read-only"), false, false },
+	[SFC_K_READONLY] = { "readonly", KH("paths shown read-only"), true, true },
+	[SFC_K_READWRITE] = { "readwrite", KH("paths shown read-write"), true, true },
+	[SFC_K_HIDE] = { "hide", KH("paths hidden behind an empty file or directory"), true, true },
+	[SFC_K_TMPFS] = { "tmpfs", KH("PATH[:SIZE]: private empty tmpfs"), true, true },
+	[SFC_K_TMP_SIZE] = { "tmp_size", KH("size of the private /tmp"), false, true },
+	[SFC_K_MEMORY] = { "memory", KH("memory limit (k, m, g suffixes)"), false, true },
+	[SFC_K_CPU] = { "cpu", KH("CPU limit in CPUs (e.g. 0.5)"), false, true },
+	[SFC_K_PIDS] = { "pids", KH("process limit"), false, true },
+	[SFC_K_TIMEOUT] = { "timeout", KH("wall-clock limit (seconds, or 90s/5m/1h)"), false, true },
+	[SFC_K_KILL_GRACE] = { "kill_grace", KH("time between SIGTERM and SIGKILL on timeout"), false, true },
+	[SFC_K_NOFILE] = { "nofile", KH("open file limit"), false, true },
+	[SFC_K_FSIZE] = { "fsize", KH("largest file the payload may write"), false, true },
+	[SFC_K_MEMORY_SWAP] = { "memory_swap", KH("swap allowed on top of memory (0 by default; 'max' for no limit)"), false, true },
+	[SFC_K_IO_WEIGHT] = { "io_weight", KH("I/O weight, 1-10000 (cgroup io.weight)"), false, true },
+	[SFC_K_IO_MAX] = { "io_max", KH("DEVICE rbps=SIZE wbps=SIZE riops=N wiops=N (cgroup io.max)"), true, true },
+	[SFC_K_CGROUP] = { "cgroup", KH("auto, systemd (ask the user manager for a delegated scope) or none"), false, true },
+	[SFC_K_REQUIRE_LIMITS] = { "require_limits", KH("fail instead of running with a limit that cannot be enforced"), false, true },
+	[SFC_K_ENV_CLEAR] = { "env_clear", KH("start from a clean environment"), false, false },
+	[SFC_K_ENV_FILTER] = { "env_filter", KH("drop secrets (*_TOKEN, AWS_*...) and loader variables (LD_PRELOAD...)"), false, false },
+	[SFC_K_SETENV] = { "setenv", KH("K=V set in the payload's environment"), true, false },
+	[SFC_K_UNSETENV] = { "unsetenv", KH("variables removed from the environment"), true, false },
+	[SFC_K_KEEP_ENV] = { "keep_env", KH("variables kept despite env_clear/env_filter"), true, false },
+	[SFC_K_WORKDIR] = { "workdir", KH("working directory inside"), false, false },
+	[SFC_K_HOSTNAME] = { "hostname", KH("host name inside"), false, false },
+	[SFC_K_UID] = { "uid", KH("user id inside"), false, false },
+	[SFC_K_GID] = { "gid", KH("group id inside"), false, false },
+	[SFC_K_ALLOW_NESTED] = { "allow_nested", KH("let the payload create namespaces (nested sandboxes)"), false, false },
+	[SFC_K_SECCOMP] = { "seccomp", KH("filter strength: strict, default or permissive"), false, false },
+	[SFC_K_BEST_EFFORT] = { "best_effort", KH("run with the layers this machine allows instead of failing"), false, true },
+	[SFC_K_ENV_PROFILE] = { "env", KH("named environment (development, production, build, or [env.NAME] from config)"), false, false },
+	[SFC_K_BLOCKED_COMMANDS] = { "blocked_commands", KH("programs refused by name (and hidden inside)"), true, false },
+	[SFC_K_AUDIT_LOG] = { "audit_log", KH("audit log: a file, syslog or none"), false, true },
+	[SFC_K_AUDIT_REQUIRED] = { "audit_required", KH("refuse to run when the audit log cannot be written"), false, true },
+	[SFC_K_IMAGE] = { "image", KH("container image (sefaca-container)"), false, false },
+	[SFC_K_VOLUMES] = { "volumes", KH("SRC:DST[:ro] mounted into a container (sefaca-container)"), true, false },
+	[SFC_K_ALLOWED_IMAGES] = { "allowed_images", KH("images a policy admits (sefaca-container)"), true, false },
 };
 
 const struct sfc_key_info *sfc_key_info(enum sfc_key k)
@@ -153,6 +163,7 @@ void sfc_sources_clear(struct sfc_sources *src)
 	free(src->profiles);
 	sfc_settings_clear(&src->env);
 	sfc_settings_clear(&src->flags);
+	sfc_strv_clear(&src->names);
 	memset(src, 0, sizeof(*src));
 }
 
@@ -242,8 +253,14 @@ void sfc_spec_free(struct sfc_spec *spec)
 	list_clear(&spec->setenv);
 	list_clear(&spec->unsetenv);
 	list_clear(&spec->keep_env);
+	list_clear(&spec->blocked_commands);
+	list_clear(&spec->volumes);
+	list_clear(&spec->allowed_images);
 	free(spec->preset);
 	free(spec->policy);
+	free(spec->env_profile);
+	free(spec->audit_log);
+	free(spec->image);
 	free(spec->workdir);
 	free(spec->hostname);
 }
@@ -253,6 +270,11 @@ static void list_add(struct sfc_list *l, char *item, const struct sfc_origin *o)
 	sfc_strv_push_owned(&l->items, item);
 	l->origins = sfc_xrealloc(l->origins, l->items.n * sizeof(*l->origins));
 	l->origins[l->items.n - 1] = *o;
+}
+
+void sfc_spec_list_add(struct sfc_list *l, const char *item, const struct sfc_origin *o)
+{
+	list_add(l, sfc_xstrdup(item), o);
 }
 
 static const char *getenv_in(char **env, const char *name)
@@ -347,6 +369,20 @@ static int set_list(struct sfc_spec *spec, enum sfc_key key, struct sfc_list *l,
 			sfc_strv_clear(&items);
 			return sfc_err(e, 0, "bad setenv '%s' (expected NAME=VALUE)", v);
 		}
+		if (key == SFC_K_VOLUMES) {
+			/* SRC:DST[:ro|:rw], DST absolute */
+			const char *c = strchr(it, ':'), *m = c ? strchr(c + 1, ':') : NULL;
+			if (!c || c == it || c[1] != '/' || (m && strcmp(m, ":ro") && strcmp(m, ":rw"))) {
+				sfc_err(e, 0, "bad volume '%s' (expected SRC:DST[:ro] with DST absolute)", it);
+				sfc_strv_clear(&items);
+				return -EINVAL;
+			}
+		}
+		if (key == SFC_K_BLOCKED_COMMANDS && strpbrk(it, " \t\n'\"$`;&|<>*?")) {
+			sfc_err(e, 0, "bad blocked command '%s' (expected a program name or path)", it);
+			sfc_strv_clear(&items);
+			return -EINVAL;
+		}
 		if (key == SFC_K_TMPFS) {
 			char *c = strrchr(it, ':');
 			uint64_t sz;
@@ -355,7 +391,14 @@ static int set_list(struct sfc_spec *spec, enum sfc_key key, struct sfc_list *l,
 				return -EINVAL;
 			}
 		}
-		if (paths) {
+		if (paths && !strcmp(it, "$TMPDIR")) {
+			/* TMPDIR unset: the sandbox's private /tmp is the temporary
+			 * directory; "$TMPDIR" must not become the host's shared /tmp. */
+			const char *t = getenv_in(spec->caller_env, "TMPDIR");
+			if (!t || !*t)
+				continue;
+		}
+		if (paths || key == SFC_K_VOLUMES) {
 			char *x = expand_path(spec, it);
 			if (!*x) {
 				free(x);
@@ -400,6 +443,39 @@ int sfc_spec_set(struct sfc_spec *spec, enum sfc_key key, const char *v, const s
 	case SFC_K_POLICY:
 		free(spec->policy);
 		spec->policy = sfc_is_none(v) ? NULL : sfc_xstrdup(v);
+		break;
+	case SFC_K_ENV_PROFILE:
+		free(spec->env_profile);
+		spec->env_profile = sfc_is_none(v) ? NULL : sfc_xstrdup(v);
+		break;
+	case SFC_K_BLOCKED_COMMANDS: r = set_list(spec, key, &spec->blocked_commands, v, o, e); break;
+	case SFC_K_VOLUMES: r = set_list(spec, key, &spec->volumes, v, o, e); break;
+	case SFC_K_ALLOWED_IMAGES: r = set_list(spec, key, &spec->allowed_images, v, o, e); break;
+	case SFC_K_AUDIT_REQUIRED:
+		r = sfc_parse_bool(v, &spec->audit_required, e);
+		break;
+	case SFC_K_AUDIT_LOG:
+		if (!*v)
+			return sfc_err(e, 0, "empty audit_log (expected a file, syslog or none)");
+		free(spec->audit_log);
+		if (sfc_is_none(v) || !strcmp(v, "syslog")) {
+			spec->audit_log = sfc_xstrdup(sfc_is_none(v) ? "none" : "syslog");
+		} else {
+			_cleanup_free_ char *x = expand_path(spec, v);
+			_cleanup_free_ char *j = x[0] == '/' || !spec->cwd ? NULL : sfc_xasprintf("%s/%s", spec->cwd, x);
+			spec->audit_log = sfc_path_normalize(j ? j : x);
+			if (spec->audit_log[0] != '/') {
+				free(spec->audit_log);
+				spec->audit_log = NULL;
+				return sfc_err(e, 0, "audit_log '%s' must be an absolute path, syslog or none", v);
+			}
+		}
+		break;
+	case SFC_K_IMAGE:
+		if (!*v)
+			return sfc_err(e, 0, "empty image");
+		free(spec->image);
+		spec->image = sfc_xstrdup(v);
 		break;
 	case SFC_K_NETWORK:
 		r = set_network(spec, v, o, e);
@@ -586,7 +662,8 @@ static int apply(struct sfc_spec *spec, const struct sfc_settings *s, struct sfc
 		const struct sfc_setting *st = &s->v[i];
 		char where[512];
 
-		if (st->key == SFC_K_LEVEL || st->key == SFC_K_PRESET || st->key == SFC_K_POLICY) {
+		if (st->key == SFC_K_LEVEL || st->key == SFC_K_PRESET || st->key == SFC_K_POLICY ||
+		    st->key == SFC_K_ENV_PROFILE) {
 			spec->origin[st->key] = st->origin; /* resolved already; keep provenance */
 			continue;
 		}
@@ -616,8 +693,8 @@ static const struct sfc_setting *pick(struct sfc_sources *src, struct sfc_profil
 int sfc_spec_resolve(struct sfc_spec *spec, struct sfc_sources *src, struct sfc_error *e)
 {
 	struct sfc_profile *def = sfc_sources_find(src, "default", NULL);
-	struct sfc_settings preset = { 0 }, policy = { 0 }, level = { 0 };
-	const struct sfc_setting *ps, *pl, *lv = NULL;
+	struct sfc_settings preset = { 0 }, policy = { 0 }, envp = { 0 }, level = { 0 };
+	const struct sfc_setting *ps, *pl, *pe, *lv = NULL;
 	char where[512];
 	int r = -EINVAL;
 
@@ -629,15 +706,24 @@ int sfc_spec_resolve(struct sfc_spec *spec, struct sfc_sources *src, struct sfc_
 		ps = pl;
 		goto bad_name;
 	}
+	pe = pick(src, def, SFC_K_ENV_PROFILE);
+	if (pe && !sfc_is_none(pe->value) && load_profile(src, "env", pe->value, &envp, e) < 0) {
+		ps = pe;
+		goto bad_name;
+	}
 	if (ps)
 		sfc_spec_set(spec, SFC_K_PRESET, ps->value, &ps->origin, e);
 	if (pl)
 		sfc_spec_set(spec, SFC_K_POLICY, pl->value, &pl->origin, e);
+	if (pe)
+		sfc_spec_set(spec, SFC_K_ENV_PROFILE, pe->value, &pe->origin, e);
 
 	/* The level decides the base every other source starts from. */
 	lv = last_of(&src->flags, SFC_K_LEVEL);
 	if (!lv)
 		lv = last_of(&src->env, SFC_K_LEVEL);
+	if (!lv)
+		lv = last_of(&envp, SFC_K_LEVEL);
 	if (!lv)
 		lv = last_of(&policy, SFC_K_LEVEL);
 	if (!lv)
@@ -654,7 +740,7 @@ int sfc_spec_resolve(struct sfc_spec *spec, struct sfc_sources *src, struct sfc_
 	sfc_builtin_profile("level", level_names[spec->level], &level);
 
 	if ((r = apply(spec, &level, e)) < 0 || (def && (r = apply(spec, &def->settings, e)) < 0) ||
-	    (r = apply(spec, &preset, e)) < 0 || (r = apply(spec, &policy, e)) < 0 ||
+	    (r = apply(spec, &preset, e)) < 0 || (r = apply(spec, &policy, e)) < 0 || (r = apply(spec, &envp, e)) < 0 ||
 	    (r = apply(spec, &src->env, e)) < 0 || (r = apply(spec, &src->flags, e)) < 0)
 		goto out;
 	if (lv)
@@ -674,6 +760,7 @@ bad_name:
 out:
 	sfc_settings_clear(&preset);
 	sfc_settings_clear(&policy);
+	sfc_settings_clear(&envp);
 	sfc_settings_clear(&level);
 	return r;
 }
@@ -703,6 +790,13 @@ char *sfc_spec_value_string(const struct sfc_spec *spec, enum sfc_key key)
 	case SFC_K_LEVEL: return sfc_xstrdup(level_names[spec->level]);
 	case SFC_K_PRESET: return sfc_xstrdup(spec->preset ? spec->preset : "none");
 	case SFC_K_POLICY: return sfc_xstrdup(spec->policy ? spec->policy : "none");
+	case SFC_K_ENV_PROFILE: return sfc_xstrdup(spec->env_profile ? spec->env_profile : "none");
+	case SFC_K_BLOCKED_COMMANDS: return join_list(&spec->blocked_commands);
+	case SFC_K_VOLUMES: return join_list(&spec->volumes);
+	case SFC_K_ALLOWED_IMAGES: return join_list(&spec->allowed_images);
+	case SFC_K_AUDIT_LOG: return sfc_xstrdup(spec->audit_log ? spec->audit_log : "(default)");
+	case SFC_K_AUDIT_REQUIRED: return sfc_xstrdup(spec->audit_required ? "true" : "false");
+	case SFC_K_IMAGE: return sfc_xstrdup(spec->image ? spec->image : "(none)");
 	case SFC_K_NETWORK:
 		if (spec->network == SFC_NET_HOSTS) {
 			char *h = join_list(&spec->allow_hosts), *r = sfc_xasprintf("allow:%s", h);

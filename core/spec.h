@@ -5,7 +5,7 @@
  * key=value assignments with an origin; resolution applies them in
  * precedence order, lowest first:
  *
- *   built-in level < [default] < preset < policy < SEFACA_* < flags
+ *   built-in level < [default] < preset < policy < env < SEFACA_* < flags
  *
  * Scalars are replaced by later sources, lists are appended to.  A
  * config section of the same name as a built-in preset/policy replaces
@@ -67,6 +67,15 @@ enum sfc_key {
 	SFC_K_ALLOW_NESTED,
 	SFC_K_SECCOMP,
 	SFC_K_BEST_EFFORT,
+	/* policy and audit (core/config.c, core/audit.c) */
+	SFC_K_ENV_PROFILE,
+	SFC_K_BLOCKED_COMMANDS,
+	SFC_K_AUDIT_LOG,
+	SFC_K_AUDIT_REQUIRED,
+	/* read by sefaca-container; sefaca-run shows them in --explain only */
+	SFC_K_IMAGE,
+	SFC_K_VOLUMES,
+	SFC_K_ALLOWED_IMAGES,
 	SFC_K__MAX
 };
 
@@ -116,6 +125,7 @@ struct sfc_sources {
 	size_t nprofiles;
 	struct sfc_settings env;      /* SEFACA_* variables */
 	struct sfc_settings flags;    /* command line */
+	struct sfc_strv names;        /* file names the origins above point to (core/config.c) */
 };
 void sfc_sources_add_environ(struct sfc_sources *src, char **environ);
 /* Find a config profile (NULL if none). */
@@ -158,6 +168,12 @@ struct sfc_spec {
 	int64_t uid, gid; /* inside; -1 = the caller's */
 	bool allow_nested, best_effort;
 	enum sfc_seclevel seccomp;
+	char *env_profile;              /* [env.NAME] in force, or NULL */
+	struct sfc_list blocked_commands; /* program names refused (core/blocked.c) */
+	char *audit_log;                /* path, "syslog" or "none"; NULL = $SEFACA_HOME/logs/audit.jsonl */
+	bool audit_required;            /* an unwritable log is a setup error */
+	char *image;                    /* sefaca-container */
+	struct sfc_list volumes, allowed_images;
 	struct sfc_origin origin[SFC_K__MAX];
 
 	/* --- the run: filled by the applet --- */
@@ -171,6 +187,8 @@ struct sfc_spec {
 	size_t npreserve_fds;
 };
 
+/* Append ITEM as it is (no splitting, no expansion) to a list of SPEC. */
+void sfc_spec_list_add(struct sfc_list *l, const char *item, const struct sfc_origin *o);
 void sfc_spec_init(struct sfc_spec *spec);
 void sfc_spec_free(struct sfc_spec *spec);
 /* Apply one setting.  Errors name the value; the caller adds the origin. */

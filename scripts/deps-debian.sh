@@ -10,7 +10,7 @@ pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
       libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev zlib1g-dev
       libzstd-dev liblzma-dev
       busybox-static umoci skopeo passt slirp4netns mmdebstrap
-      util-linux procps iproute2 python3 jq curl ca-certificates
+      util-linux procps iproute2 python3 jq curl ca-certificates clang
       qemu-system-x86 tmux zsh"
 if [ "${1:-}" = --bench ]; then
 	pkgs="$pkgs bubblewrap hyperfine time crun runc podman uidmap fuse-overlayfs catatonit dpkg-dev"
@@ -26,5 +26,8 @@ if [ "${1:-}" = --bench ]; then
 	fi
 fi
 apt-get update -q
+# libFuzzer and the sanitizer runtimes (make fuzz): a package of their own
+# since Debian 12 (libclang-rt-14-dev), part of libclang-common before
+if apt-cache show libclang-rt-dev >/dev/null 2>&1; then pkgs="$pkgs libclang-rt-dev"; fi
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $pkgs

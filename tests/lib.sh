@@ -13,6 +13,8 @@
 #   expect_eq WANT GOT [MSG]  compare strings
 #   expect_match REGEX TEXT [MSG]
 #   run_sb ARGS...            sefaca-run with the test defaults (--quiet)
+#   $SEFACA_HOME              a fresh sefaca home per test (audit log in
+#                             $SEFACA_HOME/logs/audit.jsonl)
 set -u
 SEFACA_BIN=${SEFACA_BIN:?run through tests/run}
 PATH=$SEFACA_BIN:$PATH
@@ -44,9 +46,12 @@ name=$(basename "$file" .test)
 for fn in $(declare -F | awk '{print $3}' | grep '^test_'); do
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/sefaca-t.XXXXXX")
 	reason=$(mktemp "${TMPDIR:-/tmp}/sefaca-r.XXXXXX")
+	# sefaca's home (config, audit log) of its own per test, outside the
+	# scratch directory: no test reads the user's config or fills his log
+	sfchome=$(mktemp -d "${TMPDIR:-/tmp}/sefaca-h.XXXXXX")
 	start=$(date +%s%N)
 	(
-		export SFC_T_DIR=$dir SFC_T_REASON=$reason
+		export SFC_T_DIR=$dir SFC_T_REASON=$reason SEFACA_HOME=$sfchome
 		cd "$dir" || exit 1
 		"$fn"
 	) </dev/null >"$dir.log" 2>&1
@@ -61,5 +66,5 @@ for fn in $(declare -F | awk '{print $3}' | grep '^test_'); do
 	echo "$line" >>"$SEFACA_RESULTS"
 	printf '%s (%d ms)\n' "$line" "$ms"
 	chmod -R u+rwX "$dir" 2>/dev/null
-	rm -rf "$dir" "$dir.log" "$reason"
+	rm -rf "$dir" "$dir.log" "$reason" "$sfchome"
 done
