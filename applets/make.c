@@ -22,13 +22,17 @@
 //usage:that neither a recipe nor the makefile (override SHELL, $(file ...),
 //usage:load) gets more than the settings allow.
 //usage:
-//usage:Default settings, the compiler preset: no network, the current
-//usage:directory (the tree) and $TMPDIR writable, a private /tmp, $HOME and the
-//usage:system read-only, secret stores hidden.
+//usage:Settings: the compiler preset unless --preset or SEFACA_PRESET names
+//usage:another: no network, the current directory (the tree) and a $TMPDIR of
+//usage:its own writable, a private /tmp, $HOME and the system read-only, secret
+//usage:stores hidden, 2g of memory, and 5 minutes per recipe (a timeout named
+//usage:by flag, SEFACA_TIMEOUT or configuration holds for the whole make).
+//usage:Configuration files are read as for sefaca-run; one audit record per
+//usage:run says how many recipes ran.
 //usage:
 //usage:Options: every sefaca-run option (--level, --preset, --policy,
-//usage:--network, --readonly, --readwrite, --memory, --timeout, ...; they apply
-//usage:to each sandbox), and:
+//usage:--network, --readonly, --readwrite, --memory, --timeout, --config,
+//usage:--explain, ...; they apply to each sandbox), and:
 //usage:  --whole             the whole make in one sandbox, recipes not apart
 //usage:  --shell=PATH        the shell that runs recipes (default: the SHELL the
 //usage:                      makefile sets, else /bin/sh)
