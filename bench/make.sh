@@ -90,7 +90,7 @@ prepare() { # WORK: the projects, configured, as pristine copies
 # bwrap with the policy of sefaca-make's compiler preset, as make's SHELL:
 # .SHELLFLAGS carries bwrap's arguments (no wrapper script: bwrap's own cost)
 bw_flags() { # TREE
-	local f="--unshare-all --die-with-parent" d t
+	local f="--unshare-all --die-with-parent" d t sh
 	for d in /usr /etc /opt /var /bin /sbin /lib /lib32 /lib64 /libx32; do
 		if [ -L "$d" ]; then
 			t=$(readlink "$d")
@@ -101,7 +101,10 @@ bw_flags() { # TREE
 	done
 	[ -d "$HOME" ] && f="$f --ro-bind $HOME $HOME"
 	f="$f --proc /proc --dev /dev --tmpfs /tmp --tmpfs /var/tmp --bind $1 $1"
-	echo "$f /bin/sh -c"
+	# the shell the makefile asks for (diffutils: configure's /bin/bash), as
+	# plain make and sefaca-make use it
+	sh=$(sed -n 's/^SHELL *= *\(\/[^ ]*\) *$/\1/p' "$1/Makefile" 2>/dev/null | head -n 1)
+	echo "$f ${sh:-/bin/sh} -c"
 }
 
 one() { # WORK PROJECT VARIANT: a clean build; prints its wall time in ms

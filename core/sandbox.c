@@ -1002,6 +1002,17 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		waitpid(pid, &status, 0);
 		exited = true;
 	}
+	if (sb->join_pidfd >= 0 && !exited) {
+		/* Join mode: the processes relaying to init end right after it
+		 * (nothing to tear down).  Wait for them: if we left first, the
+		 * first one would die with us (PDEATHSIG) before reaping the
+		 * second, which lives in the other sandbox's pid namespace, and
+		 * that namespace could not end until the host's init got round to
+		 * reaping it (seconds, with some). */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		exited = true;
+	}
 	if (sb->cg.leaf && !exited) {
 		/* the leaf can go only once init has gone */
 		waitpid(pid, &status, 0);
