@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static void oom(void)
@@ -298,8 +299,15 @@ void sfc_trace(const char *point)
 	if (!getenv("SFC_TRACE"))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	n = snprintf(buf, sizeof(buf), "TS %ld %d %s\n", (long)(t.tv_sec % 1000) * 1000000 + t.tv_nsec / 1000,
-		     (int)getpid(), point);
+	if (getenv("SFC_TRACE_FAULTS")) {
+		struct rusage ru;
+		getrusage(RUSAGE_THREAD, &ru);
+		n = snprintf(buf, sizeof(buf), "TS %ld %d %s [minflt %ld]\n",
+			     (long)(t.tv_sec % 1000) * 1000000 + t.tv_nsec / 1000, (int)getpid(), point, ru.ru_minflt);
+	} else {
+		n = snprintf(buf, sizeof(buf), "TS %ld %d %s\n", (long)(t.tv_sec % 1000) * 1000000 + t.tv_nsec / 1000,
+			     (int)getpid(), point);
+	}
 	(void)!write(2, buf, n);
 }
 #endif

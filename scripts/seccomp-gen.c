@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -136,25 +137,44 @@ static void build(int level, int nested, int action)
 		cmp1(act, "socket", SCMP_A0(SCMP_CMP_GE, 17));
 	}
 
-	/* personality(2): only PER_LINUX, PER_LINUX32, UNAME26 combinations
-	 * and the 0xffffffff query.  libseccomp allows one comparison per
-	 * argument and rule, so "not one of these" is spelled as a cover:
-	 * bits other than 3 (PER_LINUX32) and 17 (UNAME26) that are neither
-	 * all clear nor all set, or all set without 3 and 17. */
-	{
-		const uint64_t M = 0xffffffffULL & ~0x20008ULL;
-		int bits[32], nb = 0;
-		for (int b = 0; b < 32; b++)
-			if (M & (1ULL << b))
-				bits[nb++] = b;
-		for (int i = 0; i < nb; i++) {
-			uint64_t a = 1ULL << bits[i], c = 1ULL << bits[(i + 1) % nb];
-			cmp1(eperm, "personality", SCMP_A0(SCMP_CMP_MASKED_EQ, a | c, a));
-		}
-		cmp1(eperm, "personality", SCMP_A0(SCMP_CMP_MASKED_EQ, M | 0x8, M));
-		cmp1(eperm, "personality", SCMP_A0(SCMP_CMP_MASKED_EQ, M | 0x20000, M));
-		cmp1(eperm, "personality", SCMP_A0(SCMP_CMP_GT, 0xffffffffULL));
+	/* personality(2) is checked by the prefix emit() puts in front of
+	 * this filter (see personality_prefix). */
+}
+
+/* personality(2): only PER_LINUX, PER_LINUX32 and UNAME26 combinations
+ * and the 0xffffffff query.  "None of these five values" takes libseccomp
+ * 33 rules and ~130 instructions (one comparison per argument and rule);
+ * written directly it is twelve, and the kernel JIT-compiles every
+ * instruction on every sandbox start.  Prepended: the filter's own jumps
+ * are forward and relative, so they stay valid.  Other architectures and
+ * system calls fall through to the libseccomp filter, which checks the
+ * architecture itself; tests/unit/test_seccomp.c runs both. */
+static size_t personality_prefix(struct sock_filter *f)
+{
+	uint32_t native = 0;
+	int nr = seccomp_syscall_resolve_name("personality");
+	size_t i = 0;
+
+	switch (seccomp_arch_native()) {
+	case SCMP_ARCH_X86_64: native = 0xc000003e; break;   /* AUDIT_ARCH_X86_64 */
+	case SCMP_ARCH_AARCH64: native = 0xc00000b7; break;  /* AUDIT_ARCH_AARCH64 */
+	default: return 0; /* elsewhere: no personality restriction (said in a comment of the output) */
 	}
+	/* offsets into struct seccomp_data: nr 0, arch 4, args[0] 16 (low
+	 * word on little-endian) and 20 (high word) */
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4);
+	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, native, 0, 10);
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 8);
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 20);
+	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 5);      /* high bits: deny */
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 16);
+	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 2, 0); /* query: allow */
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x20008u);
+	f[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);       /* other bits: deny */
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	return i;
 }
 
 static void emit(int level, int nested, int action)
@@ -175,6 +195,13 @@ static void emit(int level, int nested, int action)
 	lseek(fd, 0, SEEK_SET);
 	printf("static const struct sock_filter sfc_bpf_%s_%s_%s[] = {\n", lvl_names[level],
 	       nested ? "nested" : "flat", act_names[action]);
+	{
+		struct sock_filter pre[16];
+		size_t np = personality_prefix(pre);
+		for (size_t i = 0; i < np; i++)
+			printf("\t{ 0x%04x, %u, %u, 0x%08x },\n", pre[i].code, pre[i].jt, pre[i].jf, pre[i].k);
+		n += np;
+	}
 	while (read(fd, &f, sizeof(f)) == sizeof(f)) {
 		printf("\t{ 0x%04x, %u, %u, 0x%08x },\n", f.code, f.jt, f.jf, f.k);
 		n++;
