@@ -308,6 +308,7 @@ void sfc_run_setup(struct sfc_runopts *o, struct sfc_session *s, const char *app
 	s->configs = o->configs.v;
 	s->no_config = o->no_config;
 	s->learn = o->learn;
+	s->report_writes = o->report_writes;
 	if (sfc_session_resolve(s, cmd, &e) < 0)
 		setup_failed(o, s, &e);
 	if (sfc_session_prepare(s, &e) < 0) {

@@ -30,6 +30,7 @@ struct sfc_runopts {
 	bool learn;               /* --learn, --audit-only */
 	int status_fd;            /* --json-status-fd=FD, -1 if none (0 until parsed: see has_status_fd) */
 	bool has_status_fd;
+	bool report_writes;       /* set by the applet: report writes refused by read-only mounts */
 	/* unknown to the shared parser: the caller's own options come back here */
 };
 

@@ -565,6 +565,18 @@ char *sfc_audit_record_tail(struct sfc_json *j_, const struct sfc_audit_info *a,
 	char *s;
 #define j (*j_)
 
+	if (a->make) {
+		sfc_json_key(&j, "make");
+		sfc_json_obj_begin(&j);
+		if (a->make->recipes >= 0) {
+			sfc_json_key(&j, "recipes");
+			sfc_json_sint(&j, a->make->recipes);
+			sfc_json_kbool(&j, "whole", a->make->whole);
+		} else {
+			sfc_json_kstr(&j, "target", a->make->target ? a->make->target : "");
+		}
+		sfc_json_obj_end(&j);
+	}
 	sfc_json_key(&j, "resources");
 	if (res && res->ran) {
 		sfc_json_obj_begin(&j);

@@ -67,6 +67,15 @@ struct sfc_audit_container {
 	uint32_t cpu_limit_milli;
 };
 
+/* A make run (sefaca-make): a record per run says how many recipes ran,
+ * each in a sandbox of its own; with --audit-recipes, one per recipe
+ * names its target. */
+struct sfc_audit_make {
+	long recipes;         /* the run's record: recipe sandboxes made; -1 in a recipe's */
+	const char *target;   /* a recipe's record: its make target ("" for $(shell ...)) */
+	bool whole;           /* --whole: recipes were not sandboxed apart */
+};
+
 /* What a record says about one run. */
 struct sfc_audit_info {
 	const char *applet;           /* "run", "shell", "make", "container" */
@@ -84,6 +93,7 @@ struct sfc_audit_info {
 	size_t nextra;
 	bool learn;
 	const struct sfc_audit_container *container; /* or NULL */
+	const struct sfc_audit_make *make;           /* or NULL */
 	const struct sfc_result *result; /* the run's result where there is no SB */
 };
 /* The record as one line ending in '\n'; returns a new string. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "autoconf.h"
+#include "core/observe.h"
 #include "core/sandbox.h"
 #include "core/seccomp.h"
 #include "core/util.h"
@@ -150,6 +151,30 @@ int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, s
 		return sfc_err(e, errno, "socketpair");
 	}
 	sb->notify = n;
+	return 0;
+}
+
+int sfc_notify_trap_writes(struct sfc_notify *n, struct sfc_error *e)
+{
+	const struct sock_filter *main;
+	struct sock_filter pre[64];
+	unsigned len, npre;
+
+	if (!n->prog)
+		return 0;
+	main = sfc_seccomp_filter(n->learn ? SFC_SECCOMP_STRICT : n->level, n->learn ? false : n->nested,
+				  SFC_SECCOMP_NOTIFY, &len);
+	/* connect(2) in the same prefix, when it is trapped at all */
+	if (!main || !(npre = sfc_observe_prefix(pre, SFC_ARRAY_SIZE(pre), n->trap_connect)))
+		return 0;
+	if (len + npre > BPF_MAXINSNS)
+		return sfc_err(e, E2BIG, "seccomp: filter too long");
+	free(n->prog);
+	n->prog = sfc_xcalloc(len + npre, sizeof(*n->prog));
+	memcpy(n->prog, pre, npre * sizeof(*pre));
+	memcpy(n->prog + npre, main, len * sizeof(*main));
+	n->len = len + npre;
+	n->trap_writes = true;
 	return 0;
 }
 
@@ -349,7 +374,10 @@ void sfc_notify_handle(struct sfc_notify *n, short revents, struct sfc_result *r
 	memset(&resp, 0, sizeof(resp));
 	resp.id = req.id;
 
-	if (n->trap_connect && (int)req.data.nr == __NR_connect) {
+	if (n->trap_writes && sfc_observe_traps(req.data.nr)) {
+		sfc_observe_write(n->listener, &req, res);
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE; /* the mounts decide */
+	} else if (n->trap_connect && (int)req.data.nr == __NR_connect) {
 		on_connect(n, &req, res);
 		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE; /* the network namespace decides */
 	} else {
@@ -392,6 +420,11 @@ int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, s
 	if (sb->layers.seccomp)
 		sfc_strv_push(&sb->layers.missing, "seccomp reports: compiled out (FEATURE_SECCOMP_REPORT); denials "
 						   "are not recorded");
+	return 0;
+}
+
+int sfc_notify_trap_writes(struct sfc_notify *n, struct sfc_error *e)
+{
 	return 0;
 }
 

@@ -45,6 +45,7 @@ struct sock_filter;
 struct sfc_notify {
 	bool learn;
 	bool trap_connect;
+	bool trap_writes;  /* writes the sandbox refuses are reported too (core/observe.h) */
 	int sock[2];       /* [0] supervisor end, [1] payload end */
 	int listener;      /* supervisor's listener fd, -1 until received */
 	bool received;     /* the payload sent a listener */
@@ -59,6 +60,10 @@ struct sfc_notify {
 /* Supervisor, before the run: prepare N for SB's spec and attach it
  * (sb->notify).  Returns 0 with N unused when seccomp is off. */
 int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, struct sfc_error *e);
+/* Also report writes the sandbox's shape refuses (EROFS: core/observe.h),
+ * after sfc_notify_setup.  Returns 0 with nothing changed where N is not in
+ * use (seccomp off) or this architecture has no prefix. */
+int sfc_notify_trap_writes(struct sfc_notify *n, struct sfc_error *e);
 /* Payload, the last step before execve: install the filter and hand the
  * listener to the supervisor.  System calls only (vfork child). */
 int sfc_notify_install(const struct sfc_notify *n, struct sfc_error *e);

@@ -64,6 +64,8 @@ void sfc_sandbox_init(struct sfc_sandbox *sb, struct sfc_spec *spec)
 	memset(sb, 0, sizeof(*sb));
 	sb->spec = spec;
 	sb->result.exit_code = -1;
+	sigemptyset(&sb->catch_signals);
+	sb->join_pidfd = -1;
 	sfc_cgroup_init(&sb->cg);
 }
 
@@ -173,7 +175,8 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 		if (err)
 			return sfc_fallback_prepare(sb, err, e);
 	}
-	if (s->network == SFC_NET_HOSTS && (r = sfc_proxy_new(s, &sb->proxy, e)) < 0)
+	/* joining another sandbox, its network (and its proxy) is that one's */
+	if (s->network == SFC_NET_HOSTS && sb->join_pidfd < 0 && (r = sfc_proxy_new(s, &sb->proxy, e)) < 0)
 		return r;
 
 	l->userns = l->mntns = l->pidns = l->ipcns = l->utsns = l->cgroupns = true;
@@ -395,6 +398,8 @@ static int payload_main(void *arg)
 		sfc_err(&e, errno, "working directory %s", sb->plan.workdir);
 		goto fail;
 	}
+	if (sb->payload_hook && sb->payload_hook(sb, sb->payload_hook_data, &e) < 0)
+		goto fail;
 	/* Only 0, 1, 2 and what the caller asked to preserve reach the payload:
 	 * none of our own descriptors (runc CVE-2024-21626). */
 	if (sfc_close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
@@ -482,6 +487,101 @@ done:
 	return code;
 }
 
+/* Fork a child that dies with us (and never starts if we are gone by
+ * then: a pipe says, since our pid may not be visible from its pid
+ * namespace).  Returns as fork(2). */
+static pid_t fork_tied(void)
+{
+	int hold[2];
+	pid_t pid;
+
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct pollfd pf = { hold[0], POLLIN, 0 };
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(hold[1]);
+		if (poll(&pf, 1, 0) != 0)
+			_exit(125);
+		close(hold[0]);
+		return 0;
+	}
+	close(hold[0]);
+	if (pid < 0)
+		close(hold[1]);
+	return pid; /* hold[1] stays open here until we exit */
+}
+
+/* Pass the supervisor's signals on to CHILD and end as it ends. */
+static void relay(pid_t child, int syncw, int donew)
+{
+	sigset_t all;
+	int st;
+
+	close(syncw);
+	close(donew);
+	sigfillset(&all);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&all, &si);
+
+		if (sig == SIGCHLD) {
+			if (waitpid(child, &st, WNOHANG) != child)
+				continue;
+			if (WIFSIGNALED(st)) {
+				signal(WTERMSIG(st), SIG_DFL);
+				sigdelset(&all, WTERMSIG(st));
+				sigprocmask(SIG_SETMASK, &all, NULL);
+				raise(WTERMSIG(st));
+			}
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 125);
+		}
+		if (sig > 0 && si.si_code != SI_KERNEL)
+			kill(child, sig); /* the supervisor's: SIG_TERMINATE, forwarded signals */
+	}
+}
+
+/* Join mode (sb->join_pidfd), in the first child of the supervisor: enter
+ * the namespaces of the process in the other sandbox, its pid namespace
+ * for our children; a child of ours, born there, unshares a pid namespace
+ * nested in it (a pid namespace can be unshared only from the one a
+ * process lives in) and an IPC namespace, and forks pid 1 of the nested
+ * pid namespace, which returns from here to carry on as init.  The two
+ * stay behind, relaying the supervisor's signals and ending as init ends.
+ * The middle one lives in the other sandbox's pid namespace, visible from
+ * there: not dumpable, so that nothing there can trace it. */
+static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc_error *e)
+{
+	/* with a cgroup leaf of our own, the cgroup namespace rooted at it
+	 * (unshared already) stays ours */
+	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID |
+		       (sb->cg.active ? 0 : CLONE_NEWCGROUP);
+	pid_t pid;
+
+	prctl(PR_SET_DUMPABLE, 0);
+	/* Joining the other sandbox's user namespace gives us capabilities
+	 * there (we own it), which init drops before the payload starts, as in
+	 * any sandbox. */
+	if (setns(sb->join_pidfd, ns) < 0)
+		return sfc_err(e, errno, "join the requester's sandbox");
+	close(sb->join_pidfd);
+	if ((pid = fork_tied()) < 0)
+		return sfc_err(e, errno, "fork");
+	if (pid > 0)
+		relay(pid, syncw, donew);
+	/* in the other sandbox's pid namespace: ours nests in it, so its
+	 * /proc shows our processes (and /proc/self works), while they, from
+	 * inside ours, can signal nothing outside it */
+	if (unshare(CLONE_NEWPID | CLONE_NEWIPC) < 0)
+		return sfc_err(e, errno, "unshare pid and IPC namespaces");
+	if ((pid = fork_tied()) < 0)
+		return sfc_err(e, errno, "fork");
+	if (pid > 0)
+		relay(pid, syncw, donew);
+	return 0; /* init */
+}
+
 /* pid 1 of the sandbox. */
 static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, int proxysock, const sigset_t *orig,
 		      struct shared *sh, const int *netsync)
@@ -508,6 +608,10 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 		_exit(125);
 	}
 	close(holdr);
+	/* The supervisor's own descriptors (a pty master, a broker's socket)
+	 * are never held inside. */
+	for (int i = 0; i < sb->nwatch; i++)
+		close(sb->watch[i].fd);
 	/* In a leaf of its own, the sandbox's cgroup namespace is rooted at it:
 	 * /proc/self/cgroup shows "/" and a cgroupfs mounted inside (nested
 	 * namespaces) shows nothing above it (SECURITY.md 9).  clone3 with
@@ -522,6 +626,11 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
+	if (sb->join_pidfd >= 0) {
+		if (join_sandbox(sb, syncw, donew, &e) < 0)
+			goto fail;
+		goto mounted;
+	}
 	if (sb->layers.netns) {
 		if ((c.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || pipe2(c.netp, O_CLOEXEC) < 0) {
 			sfc_err(&e, errno, "prepare the network namespace");
@@ -546,6 +655,7 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 		goto fail;
 	if (c.procfd >= 0)
 		close(c.procfd);
+mounted:
 	if (proxysock >= 0)
 		close(proxysock);
 	/* The supervisor wires up user-mode networking (sb->on_netns) while we
@@ -575,6 +685,18 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 	SFC_TRACE_POINT("i: vfork returned");
 	close(syncw);
 	SFC_TRACE_POINT("i: syncw closed");
+	/* The payload has its copies of 0, 1, 2 (the caller's terminal, for a
+	 * plain run); init's go to /dev/null, so that no process of the
+	 * sandbox but the payload's own holds what the caller gave it (after
+	 * sefaca-shell's pty, nothing inside holds the caller's terminal). */
+	{
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int i = 0; nul >= 0 && i < 3; i++)
+			if (nul != i)
+				dup2(nul, i);
+		if (nul > 2)
+			close(nul);
+	}
 	_exit(init_loop(pid, sh, donew));
 fail:
 	report(syncw, 125, &e);
@@ -676,6 +798,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	sigaddset(&mask, SIGCHLD);
 	for (size_t i = 0; i < SFC_ARRAY_SIZE(forwarded); i++)
 		sigaddset(&mask, forwarded[i]);
+	sigorset(&mask, &mask, &sb->catch_signals);
 	sigprocmask(SIG_BLOCK, &mask, &orig);
 	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		r = sfc_err(e, errno, "signalfd");
@@ -685,6 +808,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	/* The network namespace is made by a thread of init, in parallel with
 	 * the mounts (see net_thread). */
 	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+	if (sb->join_pidfd >= 0)
+		flags = SIGCHLD; /* the namespaces come from the other sandbox (join_sandbox) */
 	if (sb->cg.active) {
 		if ((r = sfc_cgroup_create(&sb->cg, s, e)) < 0)
 			goto out;
@@ -855,6 +980,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				break;
+			/* the caller's handler sees every signal; SIGCHLD is ours too */
+			if (sb->on_signal && sb->on_signal(sb, &si, sb->signal_data) && (int)si.ssi_signo != SIGCHLD)
+				continue;
 			if ((int)si.ssi_signo == SIGCHLD) {
 				if (!exited && waitpid(pid, &status, WNOHANG) == pid)
 					exited = true;
@@ -872,6 +1000,17 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	if (!sh->init_done && !exited) {
 		/* init closed the pipe without finishing: it died; collect it */
 		waitpid(pid, &status, 0);
+		exited = true;
+	}
+	if (sb->join_pidfd >= 0 && !exited) {
+		/* Join mode: the processes relaying to init end right after it
+		 * (nothing to tear down).  Wait for them: if we left first, the
+		 * first one would die with us (PDEATHSIG) before reaping the
+		 * second, which lives in the other sandbox's pid namespace, and
+		 * that namespace could not end until the host's init got round to
+		 * reaping it (seconds, with some). */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
 		exited = true;
 	}
 	if (sb->cg.leaf && !exited) {

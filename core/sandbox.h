@@ -9,8 +9,10 @@
 #define SFC_SANDBOX_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/types.h>
 
 #include "core/cgroup.h"
@@ -72,7 +74,8 @@ void sfc_result_add_violation(struct sfc_result *r, const char *kind, const char
 
 /* A descriptor the supervisor watches while the sandbox runs (a pty relay,
  * a proxy's sockets...).  CB gets the poll revents; returning < 0 stops
- * the watch. */
+ * the watch.  Watched descriptors belong to the supervisor: the sandbox's
+ * init closes them, so nothing inside holds them. */
 #define SFC_MAX_WATCH 64
 struct sfc_sandbox;
 struct sfc_landlock;
@@ -112,6 +115,33 @@ struct sfc_sandbox {
 	 * slirp4netns).  PID is the sandbox's init, on the host.  A failure
 	 * stops the run before anything is executed. */
 	int (*on_netns)(struct sfc_sandbox *sb, pid_t pid, void *data, struct sfc_error *e);
+	/* Signals the caller handles itself (SIGWINCH for a pty relay...):
+	 * added to what the supervisor catches; on_signal sees every signal
+	 * the supervisor receives first and returns true for those it took
+	 * (they are then not forwarded; SIGCHLD is always the supervisor's too). */
+	sigset_t catch_signals;
+	bool (*on_signal)(struct sfc_sandbox *sb, const struct signalfd_siginfo *si, void *data);
+	void *signal_data;
+	/* Runs in the payload after it has entered its working directory and
+	 * before its descriptors are closed, no_new_privs is set and the
+	 * filter installed (a pty of the sandbox's own, an observer...).
+	 * The payload is a vfork child of init: system calls and its own
+	 * stack only.  Returns < 0 with E filled to abort the run (125). */
+	int (*payload_hook)(struct sfc_sandbox *sb, void *data, struct sfc_error *e);
+	void *payload_hook_data;
+	/* A pidfd of a process in another sandbox (-1: none).  Instead of
+	 * creating namespaces and building a view from the plan, this sandbox
+	 * joins that process's namespaces -- its view, network, everything --
+	 * and gets a pid namespace of its own nested in that sandbox's (it and
+	 * what it leaves behind die together; it can signal nothing outside)
+	 * and SysV IPC of its own.  For a command a sandboxed payload asks to
+	 * run with the settings of its own sandbox (sefaca-make's recipes): it
+	 * gets what the requester has, never more, at a fraction of the cost
+	 * of a new sandbox.  Its /proc, /tmp and /dev/shm are the other
+	 * sandbox's (it sees that sandbox's processes listed in /proc).  The
+	 * rest (limits, capabilities, no_new_privs, seccomp, the payload hook)
+	 * is as for any sandbox.  Needs setns(2) with a pidfd (Linux 5.8). */
+	int join_pidfd;
 };
 
 /* Watch FD while the sandbox runs (see struct sfc_watch); may be called

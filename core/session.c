@@ -137,6 +137,8 @@ int sfc_session_prepare(struct sfc_session *s, struct sfc_error *e)
 	if (!s->no_reports || s->learn) {
 		if ((r = sfc_notify_setup(&s->sb, &s->notify, s->learn, e)) < 0)
 			return r;
+		if (s->report_writes && (r = sfc_notify_trap_writes(&s->notify, e)) < 0)
+			return r;
 	}
 	s->prepared = true;
 	SFC_TRACE_POINT("s: session prepared");
@@ -160,6 +162,7 @@ static void info(struct sfc_session *s, struct sfc_audit_info *a, int status, co
 		.extra = s->has_blocked ? &s->blocked : NULL,
 		.nextra = s->has_blocked,
 		.learn = s->learn,
+		.make = s->make,
 	};
 }
 

@@ -34,6 +34,8 @@ struct sfc_session {
 	bool no_config;            /* --no-config */
 	bool learn;                /* --learn / --audit-only */
 	bool no_reports;           /* plain seccomp filter, no user notification */
+	bool report_writes;        /* report writes refused by read-only mounts too (core/observe.h) */
+	const struct sfc_audit_make *make; /* sefaca-make's part of the record, or NULL */
 
 	/* filled by the steps */
 	struct sfc_spec spec;

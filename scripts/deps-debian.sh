@@ -11,9 +11,19 @@ pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
       libzstd-dev liblzma-dev
       busybox-static umoci skopeo passt slirp4netns mmdebstrap
       util-linux procps iproute2 python3 jq curl ca-certificates clang
-      qemu-system-x86"
+      qemu-system-x86 tmux zsh"
 if [ "${1:-}" = --bench ]; then
-	pkgs="$pkgs bubblewrap hyperfine time crun runc podman uidmap fuse-overlayfs catatonit"
+	pkgs="$pkgs bubblewrap hyperfine time crun runc podman uidmap fuse-overlayfs catatonit dpkg-dev"
+	# bench/make.sh builds a project from Debian's sources (apt-get source)
+	if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		. /etc/os-release
+		if [ "${ID:-}" = debian ] && [ -n "${VERSION_CODENAME:-}" ]; then
+			printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+				"$VERSION_CODENAME" "$VERSION_CODENAME" >/etc/apt/sources.list.d/sefaca-deb-src.sources
+		else
+			echo "note: enable deb-src in apt's sources for bench/make.sh" >&2
+		fi
+	fi
 fi
 apt-get update -q
 # libFuzzer and the sanitizer runtimes (make fuzz): a package of their own
