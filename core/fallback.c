@@ -348,25 +348,8 @@ static void child_main(struct sfc_sandbox *sb, int syncw, pid_t parent, const si
 	 * Landlock keeps the payload from writing to cgroupfs) */
 	if (sb->cg.active && sfc_cgroup_attach(&sb->cg, 0, &e) < 0)
 		goto fail;
-	sigprocmask(SIG_SETMASK, orig, NULL);
-	if (chdir(sb->plan.workdir) < 0) {
-		sfc_err(&e, errno, "working directory %s", sb->plan.workdir);
+	if (sfc_sandbox_payload_prepare(sb, orig, &e) < 0)
 		goto fail;
-	}
-	/* Only 0, 1, 2 and what the caller asked to preserve (runc CVE-2024-21626). */
-	if (sfc_close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
-		for (int fd = 3; fd < 1024; fd++)
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-	}
-	for (size_t i = 0; i < s->npreserve_fds; i++)
-		if (fcntl(s->preserve_fds[i], F_SETFD, 0) < 0) {
-			sfc_err(&e, errno, "preserve fd %d", s->preserve_fds[i]);
-			goto fail;
-		}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		sfc_err(&e, errno, "no_new_privs");
-		goto fail;
-	}
 	/* Without a user namespace our capabilities are real ones (a caller
 	 * that is root in a container): all go.  An unprivileged caller has
 	 * none to drop, and no_new_privs keeps file capabilities from adding any. */

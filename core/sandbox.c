@@ -381,6 +381,32 @@ static int join_netns(void *data)
 	return 0;
 }
 
+/* What every payload goes through before the kernel's locks, here and in
+ * the fallback: the caller's signal mask, the working directory, the
+ * payload hook (a pty's slave side), descriptors, no_new_privs. */
+int sfc_sandbox_payload_prepare(struct sfc_sandbox *sb, const sigset_t *orig, struct sfc_error *e)
+{
+	struct sfc_spec *s = sb->spec;
+
+	sigprocmask(SIG_SETMASK, orig, NULL);
+	if (chdir(sb->plan.workdir) < 0)
+		return sfc_err(e, errno, "working directory %s", sb->plan.workdir);
+	if (sb->payload_hook && sb->payload_hook(sb, sb->payload_hook_data, e) < 0)
+		return -1;
+	/* Only 0, 1, 2 and what the caller asked to preserve reach the payload:
+	 * none of our own descriptors (runc CVE-2024-21626). */
+	if (sfc_close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	for (size_t i = 0; i < s->npreserve_fds; i++)
+		if (fcntl(s->preserve_fds[i], F_SETFD, 0) < 0)
+			return sfc_err(e, errno, "preserve fd %d", s->preserve_fds[i]);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return sfc_err(e, errno, "no_new_privs");
+	return 0;
+}
+
 /* The payload: a CLONE_VM|CLONE_VFORK child of init (no page tables to
  * copy; init sleeps until execve).  System calls and its own stack only. */
 static int payload_main(void *arg)
@@ -393,28 +419,8 @@ static int payload_main(void *arg)
 	SFC_TRACE_POINT("p: start");
 	if (sfc_limits_apply(s, sb->cg.cgroup_limits, &e) < 0)
 		goto fail;
-	sigprocmask(SIG_SETMASK, c->orig, NULL);
-	if (chdir(sb->plan.workdir) < 0) {
-		sfc_err(&e, errno, "working directory %s", sb->plan.workdir);
+	if (sfc_sandbox_payload_prepare(sb, c->orig, &e) < 0)
 		goto fail;
-	}
-	if (sb->payload_hook && sb->payload_hook(sb, sb->payload_hook_data, &e) < 0)
-		goto fail;
-	/* Only 0, 1, 2 and what the caller asked to preserve reach the payload:
-	 * none of our own descriptors (runc CVE-2024-21626). */
-	if (sfc_close_range(3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
-		for (int fd = 3; fd < 1024; fd++)
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-	}
-	for (size_t i = 0; i < s->npreserve_fds; i++)
-		if (fcntl(s->preserve_fds[i], F_SETFD, 0) < 0) {
-			sfc_err(&e, errno, "preserve fd %d", s->preserve_fds[i]);
-			goto fail;
-		}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		sfc_err(&e, errno, "no_new_privs");
-		goto fail;
-	}
 	SFC_TRACE_POINT("p: nnp");
 	/* Landlock, with no_new_privs set and the mount tree final: rules on
 	 * the sandbox's own paths (a second lock behind the read-only mounts,
