@@ -339,6 +339,7 @@ int make_main(int argc, char **argv)
 	_cleanup_free_ char *shellpath = NULL, *makeprog = NULL, *bindir = NULL, *exedir = NULL, *mf = NULL;
 	char **margv, exe[PATH_MAX];
 	const char *sh = NULL;
+	_cleanup_free_ char *shell_arg = NULL, *sh_found = NULL;
 	uint64_t recipe_timeout;
 	bool recipe_timeout_set;
 	ssize_t n;
@@ -348,6 +349,7 @@ int make_main(int argc, char **argv)
 	parse(&mo, argc, argv);
 	if (mo.o.help) {
 		fputs(sfc_applet_usage("make"), stdout);
+		sfc_runopts_free(&mo.o);
 		return 0;
 	}
 	makeprog = find_in_path(mo.make ? mo.make : "make");
@@ -387,7 +389,7 @@ int make_main(int argc, char **argv)
 	margv = sfc_xcalloc(argc - mo.first + 4, sizeof(char *));
 	margv[k++] = makeprog;
 	if (!mo.whole) {
-		margv[k++] = sfc_xasprintf("SHELL=%s", shellpath);
+		margv[k++] = shell_arg = sfc_xasprintf("SHELL=%s", shellpath);
 		/* exported to each recipe, expanded for its target (and passed
 		 * on to sub-makes in MAKEFLAGS): sefaca-shell names the target
 		 * in what it reports */
@@ -423,7 +425,7 @@ int make_main(int argc, char **argv)
 			if (found && strcmp(found, "/bin/sh")) {
 				if (!mo.o.quiet)
 					sfc_msg("note: recipes run with %s, as %s:%d sets SHELL", found, mf, line);
-				sh = sfc_xstrdup(found);
+				sh = sh_found = sfc_xstrdup(found);
 			}
 		}
 		if (sh)
@@ -441,5 +443,7 @@ int make_main(int argc, char **argv)
 		status = sfc_shell_finish(&run);
 	}
 	sfc_session_free(&s);
+	sfc_runopts_free(&mo.o);
+	free(margv);
 	return status;
 }

@@ -250,6 +250,7 @@ struct mark {
 	char *dir;             /* host directory with the rc files, granted read-only */
 	struct sfc_strv env;   /* NAME=VALUE set in the payload's environment */
 	char **argv;           /* the shell's argv */
+	char *rcfile;          /* an argument of it we allocated */
 };
 
 static const char *base_name(const char *p)
@@ -325,7 +326,7 @@ static int mark_prompt(struct mark *m, const char *sh, struct sfc_runopts *o, st
 	m->argv[0] = (char *)sh;
 	if (!strcmp(b, "bash")) {
 		m->argv[1] = "--rcfile";
-		m->argv[2] = sfc_xasprintf("%s/bashrc", m->dir);
+		m->argv[2] = m->rcfile = sfc_xasprintf("%s/bashrc", m->dir);
 		r = write_rc(m->dir, "bashrc", bash_rc);
 	} else if (!strcmp(b, "zsh")) {
 		const char *z = getenv("ZDOTDIR");
@@ -360,6 +361,10 @@ static void mark_cleanup(struct mark *m)
 		m->dir = NULL;
 	}
 	sfc_strv_clear(&m->env);
+	free(m->argv);
+	free(m->rcfile);
+	m->argv = NULL;
+	m->rcfile = NULL;
 }
 
 /* ------------------------------------------------------------- running */
@@ -375,22 +380,46 @@ struct brokered {
 static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, void *data);
 
 /* SB's payload gets a broker for what runs inside (its other end is
- * inherited: preserve_fds belongs to the spec, so a copy is extended). */
-static int broker_begin(struct sfc_broker *b, struct sfc_sandbox *sb, struct brokered *ctx, struct sfc_error *e)
+ * inherited: preserve_fds belongs to the spec, so a copy is extended, and
+ * the spec gets its own list back when the broker is closed). */
+struct shell_broker {
+	struct sfc_broker b;
+	struct sfc_spec *spec;
+	int *fds, *prev;
+	size_t nprev;
+};
+
+static int broker_begin(struct shell_broker *sb_, struct sfc_sandbox *sb, struct brokered *ctx, struct sfc_error *e)
 {
 	struct sfc_spec *s = sb->spec;
-	int *fds, r;
+	int r;
 
-	if ((r = sfc_broker_open(b, serve_request, ctx, e)) < 0)
+	memset(sb_, 0, sizeof(*sb_));
+	if ((r = sfc_broker_open(&sb_->b, serve_request, ctx, e)) < 0)
 		return r;
-	fds = sfc_xcalloc(s->npreserve_fds + 1, sizeof(int));
+	sb_->spec = s;
+	sb_->prev = s->preserve_fds;
+	sb_->nprev = s->npreserve_fds;
+	sb_->fds = sfc_xcalloc(s->npreserve_fds + 1, sizeof(int));
 	if (s->npreserve_fds)
-		memcpy(fds, s->preserve_fds, s->npreserve_fds * sizeof(int));
-	fds[s->npreserve_fds] = b->peer;
-	s->preserve_fds = fds;
+		memcpy(sb_->fds, s->preserve_fds, s->npreserve_fds * sizeof(int));
+	sb_->fds[s->npreserve_fds] = sb_->b.peer;
+	s->preserve_fds = sb_->fds;
 	s->npreserve_fds++;
-	sfc_broker_attach(b, sb);
+	sfc_broker_attach(&sb_->b, sb);
 	return 0;
+}
+
+static void broker_end(struct shell_broker *sb_)
+{
+	sfc_broker_close(&sb_->b);
+	if (sb_->spec) {
+		sb_->spec->preserve_fds = sb_->prev;
+		sb_->spec->npreserve_fds = sb_->nprev;
+		sb_->spec = NULL;
+	}
+	free(sb_->fds);
+	sb_->fds = NULL;
 }
 
 /* Jobserver descriptors of the make that runs us go into the sandbox at
@@ -489,7 +518,7 @@ static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, v
 	for (int join = 1; join >= 0; join--) {
 		struct sfc_sandbox sb;
 		struct sfc_notify n;
-		struct sfc_broker nb;
+		struct shell_broker nb = { .spec = NULL };
 		struct sfc_error e = { 0 };
 		socklen_t len = sizeof(int);
 		int pidfd = -1, r, status;
@@ -512,7 +541,7 @@ static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, v
 		}
 		sfc_broker_watch_requester(&sb, req);
 		r = sfc_sandbox_run(&sb, &e);
-		sfc_broker_close(&nb);
+		broker_end(&nb);
 		sfc_notify_free(&n);
 		if (pidfd >= 0)
 			close(pidfd);
@@ -534,7 +563,7 @@ int sfc_shell_finish(struct sfc_shell_run *x)
 	struct sfc_session *s = x->s;
 	struct brokered ctx = { s, x->quiet, x->audit_recipes, s->applet, x->recipe_timeout_ms, x->recipe_timeout_set };
 	struct sfc_error e = { 0 }, ae = { 0 };
-	struct sfc_broker b;
+	struct shell_broker b;
 	int r, status;
 
 	r = broker_begin(&b, &s->sb, &ctx, &e);
@@ -547,7 +576,7 @@ int sfc_shell_finish(struct sfc_shell_run *x)
 		sfc_pty_restore(x->pty);
 	}
 	x->requests = sfc_broker_count();
-	sfc_broker_close(&b);
+	broker_end(&b);
 	status = r < 0 ? (e.status ? e.status : 125) : s->sb.result.status;
 	if (r < 0)
 		sfc_msg("%s", e.msg);
@@ -590,7 +619,7 @@ int shell_main(int argc, char **argv)
 	struct sfc_pty pty;
 	struct mark m = { 0 };
 	const char *sh;
-	char **pargv;
+	char **pargv, **own_argv;
 	int bfd, status;
 
 	memset(&so, 0, sizeof(so));
@@ -614,14 +643,17 @@ int shell_main(int argc, char **argv)
 	} else {
 		sh = so.shell ? so.shell : "/bin/sh";
 	}
-	pargv = payload_argv(sh, argc, argv, so.first);
+	pargv = own_argv = payload_argv(sh, argc, argv, so.first);
 
 	/* Inside a sandbox of ours: its supervisor makes the sandbox. */
 	if ((bfd = sfc_broker_find()) >= 0) {
 		if (so.interactive)
 			sfc_die(125, "already inside a sefaca sandbox; an interactive shell needs a terminal of its own "
 				     "(run sefaca-shell outside)");
-		return run_via_broker(bfd, &so, pargv);
+		status = run_via_broker(bfd, &so, pargv);
+		free(pargv);
+		sfc_runopts_free(&so.o);
+		return status;
 	}
 
 	if (so.interactive) {
@@ -665,5 +697,7 @@ int shell_main(int argc, char **argv)
 	}
 	mark_cleanup(&m);
 	sfc_session_free(&s);
+	sfc_runopts_free(&so.o);
+	free(own_argv);
 	return status;
 }

@@ -686,6 +686,53 @@ static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
 	return 0;
 }
 
+/* Join mode: a process that made a pid namespace of its own inside another
+ * sandbox (and a mount namespace, unshared by the caller) gets a /proc of
+ * that pid namespace, over the one it found, with the same entries
+ * masked: those are binds of an empty file or directory, recognised by
+ * their device, and cloned onto the new instance.  Without this, getpid()
+ * and /proc/PID would name different processes (ps, /proc/$$, sanitizers
+ * read the wrong one). */
+int sfc_mount_proc_again(struct sfc_error *e)
+{
+	_cleanup_close_ int old = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), mnt = -1;
+	struct stat pst, st;
+	int r;
+
+	if (old < 0 || fstat(old, &pst) < 0)
+		return sfc_err(e, errno, "/proc");
+	mnt = new_fs("proc", NULL, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC, "/proc", e);
+	if (mnt < 0)
+		return mnt;
+	/* on top of the old one, which OLD still reaches (with its masks) */
+	if ((r = attach(mnt, old, "/proc", e)) < 0)
+		return r;
+	for (const char *const *p = proc_masked; *p; p++) {
+		_cleanup_close_ int from = -1, to = -1;
+		if (fstatat(old, *p, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev == pst.st_dev)
+			continue; /* not there, or not masked there */
+		from = sfc_openat2(old, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW, SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+		to = sfc_openat2(mnt, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW, SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+		if (from < 0)
+			return sfc_err(e, errno, "/proc/%s", *p);
+		if (to < 0) /* gone from the new instance: nothing to cover */
+			continue;
+		if ((r = bind_fd(from, to, false, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
+				 e)) < 0)
+			return r;
+	}
+	for (const char *const *p = proc_readonly; *p; p++) {
+		_cleanup_close_ int t = sfc_openat2(mnt, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW,
+						    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+		if (t < 0)
+			continue;
+		if ((r = bind_fd(t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
+				 e)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int sys_firmware_hide(int sysfd, struct sfc_error *e)
 {
 	/* /sys/firmware: ACPI tables, DMI, EFI variables of the host */

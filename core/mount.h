@@ -77,5 +77,8 @@ extern const char *const sfc_secret_stores[];
  * the caller may join the sandbox's network namespace there. */
 int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void *), void *data,
 			 struct sfc_error *e);
+/* Join mode, in a new pid and mount namespace inside another sandbox: a
+ * /proc of this pid namespace, masked as the one it covers. */
+int sfc_mount_proc_again(struct sfc_error *e);
 
 #endif

@@ -555,6 +555,8 @@ static void relay(pid_t child, int syncw, int donew)
  * process lives in) and an IPC namespace, and forks pid 1 of the nested
  * pid namespace, which returns from here to carry on as init.  The two
  * stay behind, relaying the supervisor's signals and ending as init ends.
+ * Init mounts a /proc of the nested pid namespace in a mount namespace of
+ * its own.
  * The middle one lives in the other sandbox's pid namespace, visible from
  * there: not dumpable, so that nothing there can trace it. */
 static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc_error *e)
@@ -576,16 +578,20 @@ static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc
 		return sfc_err(e, errno, "fork");
 	if (pid > 0)
 		relay(pid, syncw, donew);
-	/* in the other sandbox's pid namespace: ours nests in it, so its
-	 * /proc shows our processes (and /proc/self works), while they, from
-	 * inside ours, can signal nothing outside it */
+	/* in the other sandbox's pid namespace: ours nests in it, and they,
+	 * from inside ours, can signal nothing outside it */
 	if (unshare(CLONE_NEWPID | CLONE_NEWIPC) < 0)
 		return sfc_err(e, errno, "unshare pid and IPC namespaces");
 	if ((pid = fork_tied()) < 0)
 		return sfc_err(e, errno, "fork");
 	if (pid > 0)
 		relay(pid, syncw, donew);
-	return 0; /* init */
+	/* init: a mount namespace of its own for a /proc of our pid namespace
+	 * (the other sandbox's /proc would show its pid for our pid N);
+	 * everything else stays the other sandbox's (/tmp, /dev/shm, the tree) */
+	if (unshare(CLONE_NEWNS) < 0)
+		return sfc_err(e, errno, "unshare a mount namespace");
+	return sfc_mount_proc_again(e);
 }
 
 /* pid 1 of the sandbox. */
