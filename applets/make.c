@@ -38,7 +38,7 @@
 //usage:                      makefile sets, else /bin/sh)
 //usage:  --make=PROGRAM      the make to run (default: make)
 //usage:  --audit-recipes     one audit record per recipe, not only per run
-//usage:  -q, --quiet         no notes on stderr
+//usage:  --quiet             no notes on stderr (-q is make's question mode)
 //usage:Options end at the first argument sefaca does not know (-j4, -k, a
 //usage:target...) or at "--"; the rest goes to make.
 //usage:
