@@ -574,14 +574,17 @@ static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc
 	if (setns(sb->join_pidfd, ns) < 0)
 		return sfc_err(e, errno, "join the requester's sandbox");
 	close(sb->join_pidfd);
+	SFC_TRACE_POINT("j: joined");
 	if ((pid = fork_tied()) < 0)
 		return sfc_err(e, errno, "fork");
 	if (pid > 0)
 		relay(pid, syncw, donew);
 	/* in the other sandbox's pid namespace: ours nests in it, and they,
 	 * from inside ours, can signal nothing outside it */
+	SFC_TRACE_POINT("j: middle");
 	if (unshare(CLONE_NEWPID | CLONE_NEWIPC) < 0)
 		return sfc_err(e, errno, "unshare pid and IPC namespaces");
+	SFC_TRACE_POINT("j: unshared");
 	if ((pid = fork_tied()) < 0)
 		return sfc_err(e, errno, "fork");
 	if (pid > 0)
@@ -589,8 +592,10 @@ static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc
 	/* init: a mount namespace of its own for a /proc of our pid namespace
 	 * (the other sandbox's /proc would show its pid for our pid N);
 	 * everything else stays the other sandbox's (/tmp, /dev/shm, the tree) */
+	SFC_TRACE_POINT("j: init");
 	if (unshare(CLONE_NEWNS) < 0)
 		return sfc_err(e, errno, "unshare a mount namespace");
+	SFC_TRACE_POINT("j: mount ns");
 	return sfc_mount_proc_again(e);
 }
 
