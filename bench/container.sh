@@ -9,14 +9,14 @@
 # over /sys/fs/cgroup/unified (crun 1.8 refuses the hybrid cgroup layout;
 # the host's cgroup mounts are never changed) and runs the comparison there
 # as an unprivileged user ($SEFACA_BENCH_USER, default sefacatest).
-# Writes bench/RESULTS-container.md.
+# Writes its section of bench/RESULTS.md (or FILE with --out).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 O=${O:-build}
 case $O in /*) ;; *) O=$top/$O ;; esac
 runs=200
-out=$here/RESULTS-container.md
+out=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) runs=$2; shift 2 ;;
@@ -40,8 +40,8 @@ if [ "$(id -u)" = 0 ] && [ -z "${inner:-}" ]; then
 		if [ -d /sys/fs/cgroup/unified ]; then mount -t tmpfs -o ro none /sys/fs/cgroup/unified; fi
 		exec runuser -u "$0" -- env -i PATH="$PATH" HOME="$(getent passwd "$0" | cut -d: -f6)" O="$1" \
 			XDG_RUNTIME_DIR= "$2" --inner --runs "$3" --out "$4"' "$user" "$O" "$0" "$runs" "$tmpout"
-	cp "$tmpout" "$out" && rm -f "$tmpout"
-	cat "$out"
+	if [ -n "$out" ]; then cp "$tmpout" "$out"; else "$here/merge-section.py" "$tmpout"; fi
+	cat "$tmpout"; rm -f "$tmpout"
 	exit 0
 fi
 
@@ -130,7 +130,7 @@ crm=$(val "crun run" 4)
 pmm=$(val "podman run" 4)
 ratio() { if [ -n "$1" ] && [ "$1" != - ] && [ -n "$2" ] && [ "$2" != - ]; then awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", b / a }'; else echo n/a; fi; }
 {
-	echo "# sefaca-container start-to-exit"
+	echo "## sefaca-container start-to-exit"
 	echo
 	echo "$(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPUs, as $(id -un); hyperfine -N, $runs runs"
 	echo "(podman: fewer), /bin/true in a busybox-static image cached in each tool's store."
@@ -144,5 +144,6 @@ ratio() { if [ -n "$1" ] && [ "$1" != - ] && [ -n "$2" ] && [ "$2" != - ]; then 
 	echo
 	echo "crun / sefaca-container: $(ratio "$sc" "$cr") by mean, $(ratio "$scm" "$crm") by median (target: 4x or more)"
 	echo "podman / sefaca-container: $(ratio "$sc" "$pm") by mean, $(ratio "$scm" "$pmm") by median (target: 50x or more)"
-} >"$out"
-cat "$out"
+} >"${out:-$work/section}"
+cat "${out:-$work/section}"
+[ -n "$out" ] || "$here/merge-section.py" "$work/section"

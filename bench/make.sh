@@ -17,7 +17,7 @@
 # share, wall time swings with their load; CPU time is what a build on an
 # idle machine of the same cores would turn into wall time, and stays put.
 # Medians and spreads over the rounds, ratios to plain make of the same round.
-# Writes bench/RESULTS-make.md.
+# Writes its section of bench/RESULTS.md.
 #
 #   bench/make.sh [--rounds N] [--quick]   as root (drops to an unprivileged
 #                                          user for the builds), or as a user
@@ -302,4 +302,4 @@ if os.path.exists(work + "/profile"):
 print(f"Load average at the end of the run: {load}.")
 PY
 cat "$work/section"
-cp "$work/section" "$top/bench/RESULTS-make.md"
+"$top/bench/merge-section.py" "$work/section"

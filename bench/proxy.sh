@@ -5,7 +5,7 @@
 #     HTTP and CONNECT) against the same transfer on the host's network
 #     (--network=allow) and outside any sandbox;
 #   - the added start-up of --network=allow:HOST over --no-network.
-# Interleaved rounds (bench/timeit.c), medians.  Writes bench/RESULTS-proxy.md.
+# Interleaved rounds (bench/timeit.c), medians.  Writes its section of bench/RESULTS.md.
 #
 #   bench/proxy.sh [--quick]    (as an unprivileged user, or as root: it drops to one)
 set -euo pipefail
@@ -18,7 +18,7 @@ if [ "$(id -u)" = 0 ]; then
 	chmod -R o+rX "$top"
 	out=$(mktemp); chmod 666 "$out"
 	runuser -u "$user" -- env PATH="$PATH" SEFACA_BENCH_OUT="$out" "$0" "$@"
-	cp "$out" "$top/bench/RESULTS-proxy.md"; rm -f "$out"
+	"$top/bench/merge-section.py" "$out"; rm -f "$out"
 	exit 0
 fi
 rounds=7 srounds=40 loopn=100 lrounds=5
@@ -128,4 +128,4 @@ print(f"One small GET per sandbox: {sm['host-network'][0]:.0f} us on the host's 
 print(f"the proxy ({d:+.0f} us: start-up above plus one more connection and relay).")
 PY
 cat "$work/section"
-if [ -n "${SEFACA_BENCH_OUT:-}" ]; then cp "$work/section" "$SEFACA_BENCH_OUT"; else cp "$work/section" "$top/bench/RESULTS-proxy.md"; fi
+if [ -n "${SEFACA_BENCH_OUT:-}" ]; then cp "$work/section" "$SEFACA_BENCH_OUT"; else "$top/bench/merge-section.py" "$work/section"; fi

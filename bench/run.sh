@@ -7,17 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-merge() { # write section FILE into bench/RESULTS.md, replacing its previous version
-	python3 - "$top/bench/RESULTS.md" "$1" <<'PY2'
-import sys, re, os
-out, sec = sys.argv[1], open(sys.argv[2]).read()
-title = sec.splitlines()[0]
-txt = open(out).read() if os.path.exists(out) else "# Benchmark results\n\nWritten by the scripts in bench/; each section by its own script, all figures of a section from one run on this machine.\n\n"
-pat = re.compile(re.escape(title) + r"\n.*?(?=\n## |\Z)", re.S)
-txt = pat.sub(lambda m: sec.rstrip() + "\n", txt) if pat.search(txt) else txt.rstrip() + "\n\n" + sec
-open(out, "w").write(txt)
-PY2
-}
+merge() { bench/merge-section.py "$1"; } # section FILE into bench/RESULTS.md
 if [ "$(id -u)" = 0 ]; then
 	user=${SEFACA_TEST_USER:-sefacatest}
 	id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"

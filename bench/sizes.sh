@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Binary sizes of sefaca's configurations against the tools it stands in
-# for, written to bench/RESULTS-sizes.md.
+# for, written to its section of bench/RESULTS.md.
 #
 #   bench/sizes.sh            (builds under build/sizes/)
 #
@@ -113,5 +113,7 @@ PY
 	printf '%s\n' "${rows[@]}"
 	echo
 	echo "Where the tiny build's bytes go (KiB of code and data, from the linker map): $breakdown."
-} >bench/RESULTS-sizes.md
-cat bench/RESULTS-sizes.md
+} >"${TMPDIR:-/tmp}/sefaca-sizes.$$.md"
+cat "${TMPDIR:-/tmp}/sefaca-sizes.$$.md"
+bench/merge-section.py "${TMPDIR:-/tmp}/sefaca-sizes.$$.md"
+rm -f "${TMPDIR:-/tmp}/sefaca-sizes.$$.md"
