@@ -1015,6 +1015,7 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 	/* Nothing we mount may propagate back to the host (SECURITY.md 3). */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return sfc_err(e, errno, "make / private");
+	SFC_TRACE_POINT("m: private");
 	/* Build in a scratch tmpfs that becomes root first, so host paths stay
 	 * reachable under /oldroot whatever they are (even under /tmp). */
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=65536") < 0)
@@ -1037,6 +1038,7 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 		return sfc_err(e, errno, "pivot_root");
 	if (chdir("/") < 0)
 		return sfc_err(e, errno, "chdir /");
+	SFC_TRACE_POINT("m: first pivot");
 	if ((c.oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (c.empty = open("/empty", O_PATH | O_CLOEXEC)) < 0 ||
 	    (c.emptydir = open("/emptydir", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -1075,6 +1077,7 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 		goto out;
 	if (sys && (r = op_apply(&c, sys, p)) < 0)
 		goto out;
+	SFC_TRACE_POINT("m: sys");
 	/* Now that every mount point exists, seal the tmpfs skeletons. */
 	for (int i = 0; i < c.nfinal; i++)
 		if (sfc_mount_setattr(c.final_ro[i], "", AT_EMPTY_PATH, SFC_MOUNT_ATTR_RDONLY, 0) < 0) {

@@ -196,11 +196,14 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	/* cgroup v2 where a delegated subtree exists, else rlimits, and say so */
 	if ((r = sfc_cgroup_plan(&sb->cg, s, l, &sb->plan.notes, e)) < 0)
 		return r;
+	SFC_TRACE_POINT("s: cgroup plan");
 
 	if (!sb->plan_ready && (r = sfc_mount_plan_for_run(s, l->netns, &sb->plan, e)) < 0)
 		return r;
+	SFC_TRACE_POINT("s: mount plan");
 	if (!sb->env_ready)
 		sfc_env_build(s, sb->plan.workdir, &sb->env);
+	SFC_TRACE_POINT("s: env");
 	if (sb->proxy)
 		sfc_proxy_env(sb->proxy, &sb->env);
 	{
