@@ -6,7 +6,7 @@
 #
 # sefaca: tiny_defconfig static (the embedded build: sefaca-run only),
 # defconfig and allyesconfig, each static with musl (`make static`: -Oz,
-# --gc-sections, stripped) and dynamic with glibc (CC=gcc, default -O2,
+# --gc-sections, stripped) and dynamic with glibc (CC=gcc, default -O2 without unwind tables,
 # stripped).  Others: the installed binaries (stripped by Debian), and
 # firejail's from its Debian package when it is not installed
 # (apt-get download + dpkg-deb, never installed).
@@ -105,7 +105,7 @@ PY
 	echo
 	echo "Written by bench/sizes.sh on $(uname -m), $(musl-gcc --version 2>/dev/null | head -1 || true) / $(gcc --version | head -1)."
 	echo "Static builds: \`make static\` (musl, -Oz, --gc-sections, no unwind tables, position-dependent, stripped);"
-	echo "dynamic builds: \`make CC=gcc\` (-O2), stripped. Targets: tiny static < 128 KiB (131072 bytes);"
+	echo "dynamic builds: \`make CC=gcc\` (default CFLAGS: -O2, no unwind tables), stripped. Targets: tiny static < 128 KiB (131072 bytes);"
 	echo "the full build under crun's size."
 	echo
 	echo "| binary | bytes | KiB | notes |"
