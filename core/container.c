@@ -1163,7 +1163,9 @@ static void net_down(struct netctx *n)
 	if (n->exit_fd > 0)
 		close(n->exit_fd);
 	if (n->helper > 0) {
-		kill(n->helper, SIGTERM);
+		/* pasta blocks SIGTERM (and outlived every container): it holds
+		 * no state worth a clean exit */
+		kill(n->helper, n->net == SFC_CNET_PASTA ? SIGKILL : SIGTERM);
 		if (n->net == SFC_CNET_SLIRP)
 			waitpid(n->helper, NULL, 0);
 	}
