@@ -1016,6 +1016,7 @@ static int cmd_build(int argc, char **argv)
 
 int container_main(int argc, char **argv)
 {
+	SFC_TRACE_POINT("c: main");
 	const char *cmd;
 	int r = 0;
 

@@ -1384,6 +1384,7 @@ int sfc_container_run(struct sfc_container *c, struct sfc_error *e)
 	struct sfc_result res = { 0 };
 	int r;
 
+	SFC_TRACE_POINT("c: run");
 	c->state.state = SFC_C_RUNNING;
 	c->state.monitor_pid = getpid();
 	c->state.monitor_start = sfc_pid_starttime(getpid());
