@@ -515,7 +515,9 @@ static int cmd_stop_kill(int argc, char **argv, bool kill_)
 	return status;
 }
 
-static int cmd_rm(int argc, char **argv)
+/* rm and rmi: [-f] NAME..., each removed with REMOVE. */
+static int remove_each(int argc, char **argv, const char *what,
+		       int (*remove)(const struct sfc_store *, const char *, bool, struct sfc_error *))
 {
 	bool force = false;
 	int i = 1, status = 0;
@@ -527,16 +529,21 @@ static int cmd_rm(int argc, char **argv)
 			sfc_usage_error("unknown option %s", argv[i]);
 	}
 	if (i >= argc)
-		sfc_usage_error("rm needs a container name");
+		sfc_usage_error("%s", what);
 	open_store();
 	for (; i < argc; i++) {
 		struct sfc_error e = { 0 };
-		if (sfc_store_remove_container(&g_store, argv[i], force, &e) < 0) {
+		if (remove(&g_store, argv[i], force, &e) < 0) {
 			sfc_msg("%s", e.msg);
 			status = 125;
 		}
 	}
 	return status;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+	return remove_each(argc, argv, "rm needs a container name", sfc_store_remove_container);
 }
 
 static void fmt_age(int64_t t, char *buf, size_t len)
@@ -899,26 +906,7 @@ static int cmd_import(int argc, char **argv, bool pull)
 
 static int cmd_rmi(int argc, char **argv)
 {
-	bool force = false;
-	int i = 1, status = 0;
-
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--force"))
-			force = true;
-		else
-			sfc_usage_error("unknown option %s", argv[i]);
-	}
-	if (i >= argc)
-		sfc_usage_error("rmi needs an image");
-	open_store();
-	for (; i < argc; i++) {
-		struct sfc_error e = { 0 };
-		if (sfc_store_remove_image(&g_store, argv[i], force, &e) < 0) {
-			sfc_msg("%s", e.msg);
-			status = 125;
-		}
-	}
-	return status;
+	return remove_each(argc, argv, "rmi needs an image", sfc_store_remove_image);
 }
 
 static int cmd_clean(int argc, char **argv)

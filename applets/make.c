@@ -143,22 +143,9 @@ static void parse(struct make_opts *mo, int argc, char **argv)
 /* PROG searched in PATH (a path with a slash is taken as it is). */
 static char *find_in_path(const char *prog)
 {
-	const char *path = getenv("PATH");
-
 	if (strchr(prog, '/'))
 		return realpath(prog, NULL);
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		_cleanup_free_ char *p = sfc_xasprintf("%.*s/%s", (int)n, path, prog);
-		if (n && access(p, X_OK) == 0)
-			return sfc_xstrdup(p);
-		path += n;
-		if (*path)
-			path++;
-	}
-	return NULL;
+	return sfc_which(prog);
 }
 
 static bool same_file(const char *a, const char *b)

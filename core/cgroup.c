@@ -448,25 +448,6 @@ yes:
 }
 
 /* A systemd user manager we could ask for a delegated scope. */
-static char *find_in_path(const char *name)
-{
-	const char *path = getenv("PATH");
-
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		char *c = sfc_xasprintf("%.*s/%s", (int)n, path, name);
-		if (n && access(c, X_OK) == 0)
-			return c;
-		free(c);
-		path += n;
-		if (*path)
-			path++;
-	}
-	return NULL;
-}
-
 static bool systemd_user_manager(char *why, size_t len)
 {
 	const char *rt = getenv("XDG_RUNTIME_DIR");
@@ -483,7 +464,7 @@ static bool systemd_user_manager(char *why, size_t len)
 		snprintf(why, len, "no systemd user manager (%s is missing)", path);
 		return false;
 	}
-	if (!(run = find_in_path("systemd-run"))) {
+	if (!(run = sfc_which("systemd-run"))) {
 		snprintf(why, len, "systemd-run is not installed");
 		return false;
 	}
@@ -701,7 +682,7 @@ int sfc_cgroup_reexec(struct sfc_cgroup *cg, struct sfc_error *e)
 	if ((x = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) < 0)
 		return sfc_err(e, errno, "cgroup: find my own binary");
 	exe[x] = 0;
-	if (!(run = find_in_path("systemd-run"))) {
+	if (!(run = sfc_which("systemd-run"))) {
 		sfc_strv_clear(&args);
 		return sfc_err(e, ENOENT, "cgroup: systemd-run");
 	}

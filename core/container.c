@@ -915,24 +915,6 @@ struct netctx {
 	char *pidfile;
 };
 
-static char *which(const char *cmd)
-{
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		char *c = sfc_xasprintf("%.*s/%s", (int)n, path, cmd);
-		if (n && access(c, X_OK) == 0)
-			return c;
-		free(c);
-		path += n;
-		if (*path)
-			path++;
-	}
-	return NULL;
-}
-
 /* --publish=[IP:]HOSTPORT:CTRPORT[/tcp|/udp] */
 struct pub {
 	char ip[64];
@@ -1006,7 +988,7 @@ static int spawn_wait(char **argv, bool quiet_out, int keep_fd, struct sfc_error
 
 static int pasta_up(struct netctx *n, pid_t pid, struct sfc_error *e)
 {
-	_cleanup_free_ char *pasta = which("pasta"), *target = sfc_xasprintf("%d", (int)pid);
+	_cleanup_free_ char *pasta = sfc_which("pasta"), *target = sfc_xasprintf("%d", (int)pid);
 	char *argv[32];
 	char tcp[1024] = "", udp[1024] = "";
 	int a = 0, r;
@@ -1085,7 +1067,7 @@ static int slirp_api(const char *sock, const char *req, struct sfc_error *e)
 
 static int slirp_up(struct netctx *n, pid_t pid, struct sfc_error *e)
 {
-	_cleanup_free_ char *slirp = which("slirp4netns"), *target = sfc_xasprintf("%d", (int)pid);
+	_cleanup_free_ char *slirp = sfc_which("slirp4netns"), *target = sfc_xasprintf("%d", (int)pid);
 	_cleanup_free_ char *userns = sfc_xasprintf("--userns-path=/proc/%d/ns/user", (int)pid);
 	_cleanup_free_ char *sock = sfc_xasprintf("%s/slirp.sock", n->c->st->rundir);
 	_cleanup_free_ char *sockarg = NULL, *readyarg = NULL, *exitarg = NULL;

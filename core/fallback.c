@@ -205,15 +205,8 @@ int sfc_fallback_prepare(struct sfc_sandbox *sb, int err, struct sfc_error *e)
 	/* cgroup v2 limits need no namespace (core/cgroup.c); else rlimits */
 	if ((r = sfc_cgroup_plan(&sb->cg, s, l, &sb->plan.notes, e)) < 0)
 		return r;
-	if (sfc_seccomp_compiled()) {
-		l->seccomp = true;
-	} else if (s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_BUILTIN &&
-		   s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_UNSET) {
-		return sfc_err(e, ENOTSUP, "seccomp=%s was asked for, but seccomp was compiled out of this build "
-					   "(FEATURE_SECCOMP)", sfc_seclevel_name(s->seccomp));
-	} else {
-		sfc_strv_push(&l->missing, "seccomp: compiled out of this build");
-	}
+	if ((r = sfc_sandbox_seccomp_layer(s, l, e)) < 0)
+		return r;
 	if (abi > 0)
 		sfc_strv_push_owned(&sb->plan.notes,
 				    sfc_xasprintf("user namespaces are unavailable (%s); --best-effort: running "

@@ -911,28 +911,10 @@ out:
 	return r;
 }
 
-static char *which(const char *cmd)
-{
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		char *c = sfc_xasprintf("%.*s/%s", (int)n, path, cmd);
-		if (n && access(c, X_OK) == 0)
-			return c;
-		free(c);
-		path += n;
-		if (*path)
-			path++;
-	}
-	return NULL;
-}
-
 static int import_docker(struct sfc_store *st, const char *ref, const struct sfc_import_opts *o,
 			 struct sfc_image *img, struct sfc_error *e)
 {
-	_cleanup_free_ char *skopeo = which("skopeo"), *tmp = NULL, *src = NULL, *dst = NULL, *name = NULL;
+	_cleanup_free_ char *skopeo = sfc_which("skopeo"), *tmp = NULL, *src = NULL, *dst = NULL, *name = NULL;
 	struct sfc_import_opts o2 = o ? *o : (struct sfc_import_opts){ 0 };
 	pid_t pid;
 	int st_, r;

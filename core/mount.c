@@ -642,6 +642,22 @@ static const char *const proc_masked[] = {
  * irq, bus) is closed to us by the host's ownership already. */
 static const char *const proc_readonly[] = { "sys", NULL };
 
+static int proc_readonly_binds(int mnt, struct sfc_error *e)
+{
+	int r;
+
+	for (const char *const *p = proc_readonly; *p; p++) {
+		_cleanup_close_ int t = sfc_openat2(mnt, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW,
+						    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+		if (t < 0)
+			continue;
+		if ((r = bind_fd(t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
+				 e)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
 {
 	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), mnt = -1;
@@ -674,16 +690,7 @@ static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
 	for (const char *const *p = proc_masked; *p; p++)
 		if ((r = hide_at2(c, mnt, *p, *p, true)) < 0)
 			return r;
-	for (const char *const *p = proc_readonly; *p; p++) {
-		_cleanup_close_ int t = sfc_openat2(mnt, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW,
-						    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
-		if (t < 0)
-			continue;
-		if ((r = bind_fd(t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
-				 c->e)) < 0)
-			return r;
-	}
-	return 0;
+	return proc_readonly_binds(mnt, c->e);
 }
 
 /* Join mode: a process that made a pid namespace of its own inside another
@@ -721,16 +728,7 @@ int sfc_mount_proc_again(struct sfc_error *e)
 				 e)) < 0)
 			return r;
 	}
-	for (const char *const *p = proc_readonly; *p; p++) {
-		_cleanup_close_ int t = sfc_openat2(mnt, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW,
-						    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
-		if (t < 0)
-			continue;
-		if ((r = bind_fd(t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
-				 e)) < 0)
-			return r;
-	}
-	return 0;
+	return proc_readonly_binds(mnt, e);
 }
 
 static int sys_firmware_hide(int sysfd, struct sfc_error *e)

@@ -142,6 +142,22 @@ static bool plain_word(const char *w)
 	return true;
 }
 
+/* A layer compiled out is the integrator's choice: built-in levels do
+ * without it and say so; a setting that names it fails closed. */
+int sfc_sandbox_seccomp_layer(const struct sfc_spec *s, struct sfc_layers *l, struct sfc_error *e)
+{
+	if (sfc_seccomp_compiled()) {
+		l->seccomp = true;
+	} else if (s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_BUILTIN &&
+		   s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_UNSET) {
+		return sfc_err(e, ENOTSUP, "seccomp=%s was asked for, but seccomp was compiled out of this build "
+					   "(FEATURE_SECCOMP)", sfc_seclevel_name(s->seccomp));
+	} else {
+		sfc_strv_push(&l->missing, "seccomp: compiled out of this build");
+	}
+	return 0;
+}
+
 int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 {
 	struct sfc_spec *s = sb->spec;
@@ -182,17 +198,8 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	l->userns = l->mntns = l->pidns = l->ipcns = l->utsns = l->cgroupns = true;
 	l->netns = s->network != SFC_NET_ALLOW;
 	l->caps_dropped = l->no_new_privs = true;
-	/* A layer compiled out is the integrator's choice: built-in levels do
-	 * without it and say so; a setting that names it fails closed. */
-	if (sfc_seccomp_compiled()) {
-		l->seccomp = true;
-	} else if (s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_BUILTIN &&
-		   s->origin[SFC_K_SECCOMP].kind != SFC_ORIGIN_UNSET) {
-		return sfc_err(e, ENOTSUP, "seccomp=%s was asked for, but seccomp was compiled out of this build "
-					   "(FEATURE_SECCOMP)", sfc_seclevel_name(s->seccomp));
-	} else {
-		sfc_strv_push(&l->missing, "seccomp: compiled out of this build");
-	}
+	if ((r = sfc_sandbox_seccomp_layer(s, l, e)) < 0)
+		return r;
 	/* cgroup v2 where a delegated subtree exists, else rlimits, and say so */
 	if ((r = sfc_cgroup_plan(&sb->cg, s, l, &sb->plan.notes, e)) < 0)
 		return r;

@@ -161,6 +161,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e);
  * payload's execve with PATH searched in its own environment. */
 const int *sfc_sandbox_forwarded_signals(size_t *n);
 int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_error *e);
+int sfc_sandbox_seccomp_layer(const struct sfc_spec *s, struct sfc_layers *l, struct sfc_error *e);
 int sfc_sandbox_payload_prepare(struct sfc_sandbox *sb, const sigset_t *orig, struct sfc_error *e);
 
 /* Why unprivileged user namespaces are unavailable here, and how to fix

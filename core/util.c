@@ -191,6 +191,27 @@ ssize_t sfc_read_file_at(int dirfd, const char *path, char *buf, size_t size)
 	return r;
 }
 
+/* NAME's executable in $PATH (or the usual directories), malloc'd; NULL
+ * when there is none. */
+char *sfc_which(const char *name)
+{
+	const char *path = getenv("PATH");
+
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		char *c = sfc_xasprintf("%.*s/%s", (int)n, path, name);
+		if (n && access(c, X_OK) == 0)
+			return c;
+		free(c);
+		path += n;
+		if (*path)
+			path++;
+	}
+	return NULL;
+}
+
 char *sfc_path_normalize(const char *path)
 {
 	size_t len = strlen(path);

@@ -50,6 +50,7 @@ ssize_t sfc_read_file_at(int dirfd, const char *path, char *buf, size_t size);
 /* Lexically normalise an absolute path: collapse "//", "/./" and "/x/..";
  * never touches the filesystem.  Returns a new string. */
 char *sfc_path_normalize(const char *path);
+char *sfc_which(const char *name);
 /* Does PATH equal PREFIX or lie beneath it (both normalised)? */
 bool sfc_path_within(const char *path, const char *prefix);
 /* Number of components: "/" is 0, "/a/b" is 2. */
