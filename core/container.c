@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -552,6 +553,41 @@ int sfc_container_remove(const struct sfc_store *st, const char *name, bool forc
 /* The run's spec: built-in level < config [default] < policy < the
  * --env=NAME profile < SEFACA_* < flags, as for sefaca-run; then what a
  * container decides itself (its view, environment, hostname, user). */
+/* A policy's allowed_images (seed 002): the image, as it was named, must
+ * match one of them (a glob; a name without a tag matches every tag of
+ * it, "docker://" aside).  Nothing runs otherwise. */
+static int check_allowed_image(const struct sfc_container *c, const struct sfc_spec *spec, struct sfc_error *e)
+{
+	const struct sfc_strv *allow = &spec->allowed_images.items;
+	const char *ref = c->cfg.image ? c->cfg.image : "host";
+	_cleanup_free_ char *list = NULL;
+	size_t len = 0;
+
+	if (!allow->n)
+		return 0;
+	if (!strncmp(ref, "docker://", 9))
+		ref += 9;
+	for (size_t i = 0; i < allow->n; i++) {
+		const char *p = allow->v[i];
+		_cleanup_free_ char *any_tag = NULL;
+		if (!strncmp(p, "docker://", 9))
+			p += 9;
+		if (fnmatch(p, ref, 0) == 0)
+			return 0;
+		if (!strpbrk(p, ":@")) {
+			any_tag = sfc_xasprintf("%s:*", p);
+			if (fnmatch(any_tag, ref, 0) == 0)
+				return 0;
+		}
+	}
+	for (size_t i = 0; i < allow->n; i++) {
+		list = sfc_xrealloc(list, len + strlen(allow->v[i]) + 3);
+		len += sprintf(list + len, "%s%s", i ? ", " : "", allow->v[i]);
+	}
+	return sfc_err(e, EPERM, "image %s is not allowed here (allowed_images: %s%s%s)", ref, list,
+		       spec->policy ? ", policy " : "", spec->policy ? spec->policy : "");
+}
+
 static int build_spec(struct sfc_container *c, struct sfc_spec *spec, struct sfc_error *e)
 {
 	struct sfc_sources src = { 0 };
@@ -590,6 +626,8 @@ static int build_spec(struct sfc_container *c, struct sfc_spec *spec, struct sfc
 	src.flags = flags;
 	r = sfc_spec_resolve(spec, &src, e);
 	sfc_settings_clear(&flags);
+	if (r == 0)
+		r = check_allowed_image(c, spec, e);
 	return r;
 }
 
