@@ -296,6 +296,8 @@ static void print_note(const char *msg, void *data)
 	sfc_msg("note: %s", msg);
 }
 
+static void audit_run(const struct sfc_container *c, int status, const char *error);
+
 static void setup_container(struct sfc_container *c, struct runenv *re)
 {
 	extern char **environ;
@@ -317,6 +319,7 @@ static void setup_container(struct sfc_container *c, struct runenv *re)
 		sfc_die_error(&e);
 	free(cwd);
 	c->src = &re->src;
+	c->on_run_end = audit_run; /* detached runs: their monitor writes the record */
 }
 
 /* One audit record per container run (core/audit.h), with seed 000's

@@ -1474,7 +1474,11 @@ static void monitor(struct sfc_container *c, int readyw)
 		}
 		r = run_once(c, &res, &e);
 		status = r < 0 ? (e.status ? e.status : 125) : res.status;
-		free_result(&res);
+		/* kept for the record (c->record.result) */
+		free_result(&c->last);
+		c->last = res;
+		if (c->on_run_end)
+			c->on_run_end(c, status, r < 0 ? e.msg : NULL);
 		{
 			/* a stop or kill asked for in the meantime wins over the policy */
 			struct sfc_container now = { .dir = c->dir };
