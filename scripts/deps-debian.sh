@@ -4,7 +4,11 @@
 #   scripts/deps-debian.sh          build + test dependencies
 #   scripts/deps-debian.sh --bench  also the tools bench/ compares against
 set -eu
-[ "$(id -u)" = 0 ] || { echo "run as root (sudo $0)" >&2; exit 1; }
+# as root (a fresh machine often has no sudo); else through sudo
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null 2>&1 || { echo "run as root (no sudo here)" >&2; exit 1; }
+	exec sudo "$0" "$@"
+fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config kconfig-frontends libncurses-dev musl-tools
       libseccomp-dev libcap-ng-dev libinih-dev libjson-c-dev libarchive-dev zlib1g-dev
