@@ -396,11 +396,15 @@ static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 		cf.cwd = cwd;
 	}
 	open_store();
+	SFC_TRACE_POINT("c: store open");
 	if (sfc_container_create(&g_store, &cf, &c, NULL, &e) < 0) {
 		sfc_cconfig_free(&cf);
+		sfc_container_close(&c);
 		sfc_die_error(&e);
 	}
+	SFC_TRACE_POINT("c: created");
 	setup_container(&c, &re);
+	SFC_TRACE_POINT("c: config read");
 	if (create_only) {
 		printf("%s\n", c.cfg.name);
 		r = 0;

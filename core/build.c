@@ -192,6 +192,7 @@ static int do_run(struct bstate *b, const char *line, const char *args, struct s
 		sfc_strv_copy(&cf.flags, b->o->flags);
 	if ((r = sfc_container_create(b->st, &cf, &c, NULL, e)) < 0) {
 		sfc_cconfig_free(&cf);
+		sfc_container_close(&c);
 		return r;
 	}
 	c.config_override = &b->config;

@@ -100,6 +100,10 @@ static void free_result(struct sfc_result *r);
 
 void sfc_container_close(struct sfc_container *c)
 {
+	if (c->image) {
+		sfc_image_free(c->image);
+		free(c->image);
+	}
 	free_result(&c->last);
 	sfc_cconfig_free(&c->cfg);
 	free(c->state.error);
@@ -465,7 +469,9 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 		}
 		cfg->image_id = sfc_xstrdup(img.id);
 		sfc_strv_copy(&cfg->layers, &img.layers);
-		sfc_image_free(&img);
+		/* kept for the run (prepare): no second load and parse */
+		c->image = sfc_xmalloc(sizeof(*c->image));
+		*c->image = img;
 	}
 	sfc_imgref_free(&ir);
 
@@ -1247,6 +1253,12 @@ static int prepare(struct sfc_container *c, struct prepared *pp, struct sfc_erro
 	sfc_spec_init(&pp->spec);
 	if (c->config_override) {
 		ic = c->config_override;
+	} else if (cf->image_id && c->image && c->image->id && !strcmp(c->image->id, cf->image_id)) {
+		pp->img = *c->image;
+		free(c->image);
+		c->image = NULL;
+		pp->have_img = true;
+		ic = &pp->img.config;
 	} else if (cf->image_id) {
 		if ((r = sfc_store_load_image(c->st, cf->image_id, &pp->img, e)) < 0) {
 			sfc_err_prefix(e, "image of container %s", cf->name);
@@ -1255,9 +1267,11 @@ static int prepare(struct sfc_container *c, struct prepared *pp, struct sfc_erro
 		pp->have_img = true;
 		ic = &pp->img.config;
 	}
+	SFC_TRACE_POINT("c: image loaded");
 	pp->ic = ic;
 	if ((r = build_spec(c, &pp->spec, e)) < 0)
 		return r;
+	SFC_TRACE_POINT("c: spec");
 	pp->net = effective_net(c, &pp->spec);
 	if (cf->publish.n && pp->net != SFC_CNET_PASTA && pp->net != SFC_CNET_SLIRP)
 		return sfc_err(e, 0, "--publish needs --network=pasta or --network=slirp4netns");
@@ -1312,6 +1326,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 		pp.spec.uid = uid;
 		pp.spec.gid = gid;
 	}
+	SFC_TRACE_POINT("c: user");
 	free(pp.spec.hostname);
 	pp.spec.hostname = sfc_xstrdup(c->cfg.name);
 	pp.spec.network = pp.net == SFC_CNET_HOST ? SFC_NET_ALLOW : SFC_NET_LOCALHOST;
@@ -1331,6 +1346,7 @@ static int run_once(struct sfc_container *c, struct sfc_result *out, struct sfc_
 	sfc_sandbox_init(&sb, &pp.spec);
 	if ((r = build_plan(c, &pp.spec, pp.net, workdir, ro, &sb.plan, e)) < 0)
 		goto out_sb;
+	SFC_TRACE_POINT("c: plan");
 	build_env(c, pp.ic, &pp.spec, uid, &sb.env);
 	{
 		_cleanup_free_ char *pwd = sfc_path_normalize(workdir);

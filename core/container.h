@@ -97,6 +97,8 @@ struct sfc_container {
 	 * NULL: nothing is said */
 	void (*on_note)(const char *msg, void *data);
 	void *note_data;
+	/* the image as sfc_container_create loaded it, for the first run */
+	struct sfc_image *image;
 	/* a detached container's monitor, after each run (the audit record) */
 	void (*on_run_end)(const struct sfc_container *c, int status, const char *error);
 };

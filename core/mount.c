@@ -969,9 +969,9 @@ static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 	}
 	if (!p->root_ro && p->upper_tmpfs) {
 		/* a throw-away writable layer (run --rm): nothing on disk to create
-		 * or remove; tmpfs holds user.* xattrs since Linux 6.6 */
-		if (mkdir("/upper", 0755) < 0 || mount("tmpfs", "/upper", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
-		    mkdir("/upper/u", 0755) < 0 || mkdir("/upper/w", 0700) < 0) {
+		 * or remove; in the scratch tmpfs (tmpfs holds user.* xattrs since
+		 * Linux 6.6), which outlives the old root through the overlay */
+		if (mkdir("/upper", 0755) < 0 || mkdir("/upper/u", 0755) < 0 || mkdir("/upper/w", 0700) < 0) {
 			r = sfc_err(c->e, errno, "prepare the container's writable layer");
 			goto out;
 		}
@@ -1016,7 +1016,10 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 	SFC_TRACE_POINT("m: private");
 	/* Build in a scratch tmpfs that becomes root first, so host paths stay
 	 * reachable under /oldroot whatever they are (even under /tmp). */
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=65536") < 0)
+	/* (a container's throw-away writable layer lives in it too: then it
+	 * has no size of its own) */
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		  p->root == SFC_ROOT_OVERLAY && p->upper_tmpfs && !p->root_ro ? "mode=0700" : "mode=0700,size=65536") < 0)
 		return sfc_err(e, errno, "mount scratch tmpfs");
 	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0 || mkdir("emptydir", 0755) < 0)
 		return sfc_err(e, errno, "prepare scratch tmpfs");
