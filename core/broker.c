@@ -418,38 +418,14 @@ static int on_kid(struct sfc_sandbox *sb, int fd, short rev, void *data)
 static int on_request(struct sfc_sandbox *sb, int sock, short rev, void *data)
 {
 	struct sfc_broker *b = data;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
 	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr m;
-	struct cmsghdr *c;
-	int conn = -1;
+	int conn;
 	pid_t pid;
 	ssize_t n;
 
-	memset(&m, 0, sizeof(m));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = cm.buf;
-	m.msg_controllen = sizeof(cm.buf);
-	n = recvmsg(b->sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	n = sfc_recv_fd(b->sock, &byte, &conn, MSG_DONTWAIT);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (int i = 0; i < k; i++) {
-				int fd;
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (conn < 0)
-					conn = fd;
-				else
-					close(fd);
-			}
-		}
 	if (n != 1 || byte != 'R' || conn < 0) {
 		if (conn >= 0)
 			close(conn);

@@ -349,34 +349,15 @@ static bool on_signal(struct sfc_sandbox *sb, const struct signalfd_siginfo *si,
 static int on_master_passed(struct sfc_sandbox *sb, int sock, short rev, void *data)
 {
 	struct sfc_pty *p = data;
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
 	char byte;
-	struct iovec iov = { &byte, 1 };
-	struct msghdr m;
-	struct cmsghdr *c;
+	int fd;
 
-	memset(&m, 0, sizeof(m));
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = cm.buf;
-	m.msg_controllen = sizeof(cm.buf);
-	if (recvmsg(p->sock[0], &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0)
+	if (sfc_recv_fd(p->sock[0], &byte, &fd, MSG_DONTWAIT) < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (int i = 0; i < k; i++) {
-				int fd;
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (p->master < 0)
-					p->master = fd;
-				else
-					close(fd);
-			}
-		}
+	if (p->master < 0)
+		p->master = fd;
+	else if (fd >= 0)
+		close(fd);
 	if (p->master < 0)
 		return -1;
 	fcntl(p->master, F_SETFL, fcntl(p->master, F_GETFL) | O_NONBLOCK);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 static void oom(void)
@@ -189,6 +191,41 @@ ssize_t sfc_read_file_at(int dirfd, const char *path, char *buf, size_t size)
 	if (r >= 0)
 		buf[r] = 0;
 	return r;
+}
+
+/* One byte and the first descriptor sent with it (SCM_RIGHTS; any more are
+ * closed): recvmsg's result, *FD -1 when none came. */
+ssize_t sfc_recv_fd(int sock, char *byte, int *fd, int flags)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	struct iovec iov = { byte, 1 };
+	struct msghdr m;
+	ssize_t n;
+
+	*fd = -1;
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = cm.buf;
+	m.msg_controllen = sizeof(cm.buf);
+	if ((n = recvmsg(sock, &m, flags | MSG_CMSG_CLOEXEC)) < 0)
+		return n;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (int i = 0; i < k; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (*fd < 0)
+					*fd = f;
+				else
+					close(f);
+			}
+		}
+	return n;
 }
 
 /* NAME's executable in $PATH (or the usual directories), malloc'd; NULL

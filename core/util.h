@@ -51,6 +51,7 @@ ssize_t sfc_read_file_at(int dirfd, const char *path, char *buf, size_t size);
  * never touches the filesystem.  Returns a new string. */
 char *sfc_path_normalize(const char *path);
 char *sfc_which(const char *name);
+ssize_t sfc_recv_fd(int sock, char *byte, int *fd, int flags);
 /* Does PATH equal PREFIX or lie beneath it (both normalised)? */
 bool sfc_path_within(const char *path, const char *prefix);
 /* Number of components: "/" is 0, "/a/b" is 2. */
