@@ -481,6 +481,26 @@ static void audit_request(struct brokered *ctx, struct sfc_broker_request *req, 
 		sfc_msg("warning: %s", e.msg);
 }
 
+/* The requester (make, waiting for its recipe) gets the status as soon as
+ * it is known -- after the report of what was refused and the recipe's
+ * audit record -- and not after the sandbox's namespaces are torn down. */
+struct early_answer {
+	struct brokered *ctx;
+	struct sfc_broker_request *req;
+	const struct timespec *start;
+	const char *target;
+};
+
+static void answer_early(struct sfc_sandbox *sb, void *data)
+{
+	struct early_answer *a = data;
+
+	sfc_shell_report(&sb->result, a->target, a->ctx->quiet);
+	if (a->ctx->audit_recipes)
+		audit_request(a->ctx, a->req, sb, a->start, sb->result.status, NULL, a->target);
+	sfc_broker_answer(a->req, sb->result.status);
+}
+
 /* A request from inside: a command (a make recipe, mostly) of a payload
  * of ours.  This is a child of the supervisor with the requester's
  * descriptors as its own; the sandbox is made with OUR settings, only the
@@ -519,6 +539,7 @@ static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, v
 		struct sfc_sandbox sb;
 		struct sfc_notify n;
 		struct shell_broker nb = { .spec = NULL };
+		struct early_answer early = { ctx, req, &start, target };
 		struct sfc_error e = { 0 };
 		socklen_t len = sizeof(int);
 		int pidfd = -1, r, status;
@@ -540,6 +561,8 @@ static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, v
 			return status;
 		}
 		sfc_broker_watch_requester(&sb, req);
+		sb.on_done = answer_early;
+		sb.done_data = &early;
 		r = sfc_sandbox_run(&sb, &e);
 		broker_end(&nb);
 		sfc_notify_free(&n);
@@ -550,6 +573,8 @@ static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, v
 		status = r < 0 ? (e.status ? e.status : 125) : sb.result.status;
 		if (r < 0)
 			sfc_msg("%s", e.msg);
+		if (req->answered)
+			return status;
 		sfc_shell_report(&sb.result, target, ctx->quiet);
 		if (ctx->audit_recipes)
 			audit_request(ctx, req, &sb, &start, status, r < 0 ? e.msg : NULL, target);
@@ -622,6 +647,7 @@ int shell_main(int argc, char **argv)
 	char **pargv, **own_argv;
 	int bfd, status;
 
+	SFC_TRACE_POINT("c: main");
 	memset(&so, 0, sizeof(so));
 	parse(&so, argc, argv);
 	if (so.o.help) {
@@ -650,7 +676,9 @@ int shell_main(int argc, char **argv)
 		if (so.interactive)
 			sfc_die(125, "already inside a sefaca sandbox; an interactive shell needs a terminal of its own "
 				     "(run sefaca-shell outside)");
+		SFC_TRACE_POINT("c: request");
 		status = run_via_broker(bfd, &so, pargv);
+		SFC_TRACE_POINT("c: answered");
 		free(pargv);
 		sfc_runopts_free(&so.o);
 		return status;

@@ -335,6 +335,26 @@ static int place_fd(int from, int to)
 }
 
 /* One request, in a child of the supervisor. */
+void sfc_broker_answer(struct sfc_broker_request *req, int status)
+{
+	int32_t st = status;
+	int nul;
+
+	if (req->answered)
+		return;
+	(void)!write(req->conn, &st, sizeof(st));
+	req->answered = true;
+	/* Nothing more goes to the requester's input and output: let go of
+	 * them, so that whoever reads the other end of a pipe there sees the
+	 * end now.  Standard error stays, for what goes wrong from here on. */
+	if ((nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		dup2(nul, 0);
+		dup2(nul, 1);
+		if (nul > 2)
+			close(nul);
+	}
+}
+
 static void serve(struct sfc_broker *b, int conn)
 {
 	struct sfc_broker_request req;
@@ -355,8 +375,10 @@ static void serve(struct sfc_broker *b, int conn)
 	if (sfc_close_range(4, ~0U, 0) < 0)
 		for (int fd = 4; fd < 1024; fd++)
 			close(fd);
+	SFC_TRACE_POINT("b: serving");
 	if (recv_request(conn, &req) < 0)
 		_exit(125);
+	SFC_TRACE_POINT("b: received");
 	/* The requester's descriptors at the numbers it had them: 0, 1, 2,
 	 * and its jobserver pipe where MAKEFLAGS says.  Everything is first
 	 * moved above all target numbers so that no placement clobbers
@@ -395,7 +417,9 @@ static void serve(struct sfc_broker *b, int conn)
 	req.fds[2] = 2;
 	req.conn = conn;
 	status = b->fn(b, &req, b->data);
-	(void)!write(conn, &status, sizeof(status));
+	if (!req.answered)
+		(void)!write(conn, &status, sizeof(status));
+	SFC_TRACE_POINT("b: answered");
 	_exit(0);
 }
 
@@ -432,6 +456,7 @@ static int on_request(struct sfc_sandbox *sb, int sock, short rev, void *data)
 		return 0;
 	}
 	b->requests++;
+	SFC_TRACE_POINT("b: request");
 	__atomic_fetch_add(served, 1, __ATOMIC_RELAXED);
 	pid = fork();
 	if (pid == 0)

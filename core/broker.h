@@ -36,10 +36,14 @@ struct sfc_broker_request {
 	int targets[SFC_BROKER_MAXFDS]; /* numbers the extras had in the requester */
 	int nextra;
 	int conn;             /* the connection: the answer goes there */
+	bool answered;        /* the function wrote the answer itself (sfc_broker_answer) */
 	char *buf;
 };
 
 struct sfc_broker;
+/* Give the requester its exit status now, before the function returns
+ * (what remains is tear-down it need not wait for). */
+void sfc_broker_answer(struct sfc_broker_request *req, int status);
 /* Runs in a child process per request, with the request's 0, 1, 2 as its
  * own and the extras at their numbers; returns the requester's exit
  * status. */

@@ -360,7 +360,7 @@ static void child_main(struct sfc_sandbox *sb, int syncw, pid_t parent, const si
 					      : sfc_seccomp_install(s->seccomp, s->allow_nested, SFC_SECCOMP_ERRNO, &e)) < 0)
 		goto fail;
 	sh->exec_attempted = 1;
-	sfc_sandbox_exec(sb->argv, sb->env.v, sb->shell_fallback, &e);
+	sfc_sandbox_exec(sb->argv, sb->env.v, sb->shell_line, sb->shell_scripts, &e);
 	report(syncw, e.status ? e.status : 127, &e);
 	_exit(e.status ? e.status : 127);
 fail:

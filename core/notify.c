@@ -23,6 +23,16 @@
 #include "core/seccomp.h"
 #include "core/util.h"
 
+/* Linux 6.6: wake the supervisor, and then the caller, on the CPU that
+ * is already running (the two hand the CPU to each other instead of
+ * waking one another across CPUs) */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS _IOW('!', 4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
 #if defined(__x86_64__) && !defined(__ILP32__)
 #define SFC_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -241,6 +251,10 @@ void sfc_notify_started(struct sfc_sandbox *sb)
 	    cm->cmsg_len == CMSG_LEN(sizeof(int))) {
 		memcpy(&n->listener, CMSG_DATA(cm), sizeof(int));
 		n->received = true;
+		/* a trapped call costs a round trip through us: make it one
+		 * without cross-CPU wake-ups where the kernel can (older
+		 * kernels: EINVAL, and the ordinary wake-ups) */
+		(void)ioctl(n->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (__u64)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 		if (sfc_sandbox_watch(sb, n->listener, POLLIN, watch_cb, n) < 0) {
 			/* no room to watch: nobody would answer; closing the
 			 * listener makes notified calls fail (ENOSYS) instead of
@@ -444,6 +458,10 @@ void sfc_notify_handle(struct sfc_notify *n, short revents, struct sfc_result *r
 
 void sfc_notify_free(struct sfc_notify *n)
 {
+#ifdef SFC_TRACE
+	if (getenv("SFC_TRACE") && n->handled)
+		fprintf(stderr, "TS 0 %d notifications handled: %lu\n", (int)getpid(), (unsigned long)n->handled);
+#endif
 	for (int i = 0; i < 2; i++)
 		if (n->sock[i] >= 0)
 			close(n->sock[i]);

@@ -128,18 +128,50 @@ void sfc_sandbox_free(struct sfc_sandbox *sb)
 	sfc_cgroup_free(&sb->cg);
 	if (sb->argv && sb->argv != sb->spec->argv)
 		free(sb->argv);
+	free(sb->words);
 }
 
-static bool plain_word(const char *w)
+/* A simple command line: words of ordinary characters separated by
+ * blanks, the first neither an assignment nor a word the shell gives a
+ * meaning of its own (reserved words, builtins: echo and pwd differ from
+ * /bin/echo and /bin/pwd).  sh -c would only split it and execute the
+ * first word, so the words are executed directly, saving a shell on every
+ * call (make does the same for its recipes; sefaca-make's recipes come
+ * through sefaca-shell -c, and `sefaca-run 'make build'` is one).  NULL
+ * if the line is anything else: sh -c runs it. */
+static char **simple_command(const char *line, char **buf)
 {
-	static const char *const reserved[] = { "if", "then", "else", "elif", "fi", "case", "esac", "for", "while",
-						"until", "do", "done", "in", "!", "{", "}", NULL };
-	if (!*w || strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./+-,:@%") != strlen(w))
-		return false;
-	for (const char *const *r = reserved; *r; r++)
-		if (!strcmp(w, *r))
-			return false;
-	return true;
+	static const char *const shell_words[] = {
+		"!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until",
+		"while", ".", ":", "[", "alias", "bg", "break", "cd", "chdir", "command", "continue", "echo", "eval",
+		"exec", "exit", "export", "false", "fg", "getopts", "hash", "jobs", "kill", "local", "printf", "pwd",
+		"read", "readonly", "return", "set", "shift", "test", "times", "trap", "true", "type", "ulimit", "umask",
+		"unalias", "unset", "wait", NULL
+	};
+	static const char ordinary[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./+-,:@%=";
+	char **argv, *w, *save = NULL;
+	size_t n = 0, len = strlen(line);
+
+	if (strspn(line, " \t") == len)
+		return NULL;
+	for (const char *p = line; *p; p++)
+		if (*p != ' ' && *p != '\t' && !strchr(ordinary, *p))
+			return NULL;
+	*buf = sfc_xstrdup(line);
+	argv = sfc_xcalloc(len / 2 + 2, sizeof(char *));
+	for (w = strtok_r(*buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		argv[n++] = w;
+	for (const char *const *r = shell_words; *r; r++)
+		if (!strcmp(argv[0], *r))
+			goto shell;
+	if (strchr(argv[0], '='))
+		goto shell;
+	return argv;
+shell:
+	free(argv);
+	free(*buf);
+	*buf = NULL;
+	return NULL;
 }
 
 /* A layer compiled out is the integrator's choice: built-in levels do
@@ -169,13 +201,20 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	if (s->allow_nested && !ENABLE_FEATURE_NESTED)
 		return sfc_err(e, ENOTSUP, "nested sandboxes (--allow-nested) were compiled out of this build "
 					   "(FEATURE_NESTED)");
-	/* One argument is a shell command line, as in `sefaca-run 'make build'`.
-	 * A plain word ("make", "/bin/true") means the same to sh -c as to
-	 * execve, so it is executed directly, saving a shell on every call;
-	 * words that are only shell builtins fall back to sh -c. */
-	if (!s->argv[1] && plain_word(s->argv[0])) {
-		sb->argv = s->argv;
-		sb->shell_fallback = true;
+	/* One argument is a shell command line, as in `sefaca-run 'make build'`,
+	 * and so is `/bin/sh -c LINE` (sefaca-shell, make's recipes).  A simple
+	 * command ("make build", "/bin/true", "cc -c -o a.o a.c") means the
+	 * same to sh -c as to execve, so it is executed directly; commands
+	 * found nowhere in PATH fall back to sh -c (simple_command). */
+	if (!s->argv[1])
+		sb->shell_line = s->argv[0];
+	else if (s->argv[2] && !s->argv[3] && !strcmp(s->argv[0], "/bin/sh") &&
+		 (!strcmp(s->argv[1], "-c") || !strcmp(s->argv[1], "-ec"))) {
+		sb->shell_line = s->argv[2];
+		sb->shell_scripts = true;
+	}
+	if (sb->shell_line && (sb->argv = simple_command(sb->shell_line, &sb->words))) {
+		/* executed as words */
 	} else if (!s->argv[1]) {
 		sb->argv = sfc_xcalloc(4, sizeof(char *));
 		sb->argv[0] = "/bin/sh";
@@ -184,6 +223,8 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	} else {
 		sb->argv = s->argv;
 	}
+	if (!sb->words)
+		sb->shell_line = NULL;
 	/* --best-effort where user namespaces are blocked: a run without
 	 * namespaces, decided here so that --explain and the notes say so. */
 	if (s->best_effort) {
@@ -210,6 +251,10 @@ int sfc_sandbox_prepare(struct sfc_sandbox *sb, struct sfc_error *e)
 	SFC_TRACE_POINT("s: mount plan");
 	if (!sb->env_ready)
 		sfc_env_build(s, sb->plan.workdir, &sb->env);
+#ifdef SFC_TRACE
+	if (getenv("SFC_TRACE")) /* the trace goes on inside (sefaca-make's recipes) */
+		sfc_env_set(&sb->env, "SFC_TRACE", "1");
+#endif
 	SFC_TRACE_POINT("s: env");
 	if (sb->proxy)
 		sfc_proxy_env(sb->proxy, &sb->env);
@@ -278,7 +323,7 @@ static void report(int fd, int status, const struct sfc_error *e)
 }
 
 /* Search PATH of the payload's own environment (execvp would use ours). */
-int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_error *e)
+static int exec_words(char **argv, char **envp, struct sfc_error *e)
 {
 	const char *cmd = argv[0], *path;
 	bool eacces = false;
@@ -310,12 +355,30 @@ int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_e
 	}
 	if (eacces)
 		return sfc_err_status(e, 126, EACCES, "%s", cmd);
-	if (shell_fallback) {
-		char *sh[] = { "/bin/sh", "-c", argv[0], NULL };
+	return sfc_err_status(e, 127, 0, "%s: command not found", cmd);
+}
+
+/* Executes ARGV.  SHELL_LINE: ARGV is that simple command line split into
+ * words (simple_command); whatever keeps them from being executed as they
+ * are (not in PATH, a shell builtin or function, a script without #!,
+ * no permission) is for sh -c to deal with as it would have: it runs the
+ * line, or fails with its own message and status. */
+int sfc_sandbox_exec(char **argv, char **envp, const char *shell_line, bool scripts, struct sfc_error *e)
+{
+	int r = exec_words(argv, envp, e);
+
+	/* A command not in PATH may be sh's own (a builtin, a function): sh
+	 * runs the line.  SCRIPTS (the line came as /bin/sh -c LINE): every
+	 * failure is sh's to deal with -- a file without #! it runs as a
+	 * script (make does too), the others it reports in its own words.
+	 * sefaca-run's one-argument command is otherwise executed or refused
+	 * as sefaca's (126, 127). */
+	if (shell_line && (scripts || (!strchr(argv[0], '/') && e->status == 127))) {
+		char *sh[] = { "/bin/sh", "-c", (char *)shell_line, NULL };
 		execve(sh[0], sh, envp);
 		return sfc_err_status(e, 127, errno, "/bin/sh");
 	}
-	return sfc_err_status(e, 127, 0, "%s: command not found", cmd);
+	return r;
 }
 
 /* State of the sandbox's init while it builds the sandbox. */
@@ -446,7 +509,7 @@ static int payload_main(void *arg)
 		goto fail;
 	SFC_TRACE_POINT("p: exec");
 	c->sh->exec_attempted = 1;
-	sfc_sandbox_exec(sb->argv, sb->env.v, sb->shell_fallback, &e);
+	sfc_sandbox_exec(sb->argv, sb->env.v, sb->shell_line, sb->shell_scripts, &e);
 	report(c->syncw, e.status ? e.status : 127, &e);
 	_exit(e.status ? e.status : 127);
 fail:
@@ -731,6 +794,7 @@ fail:
 }
 
 /* ----------------------------------------------------------- supervisor */
+
 
 #ifndef __NR_clone3
 #define __NR_clone3 435
@@ -1029,17 +1093,6 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		waitpid(pid, &status, 0);
 		exited = true;
 	}
-	if (sb->join_pidfd >= 0 && !exited) {
-		/* Join mode: the processes relaying to init end right after it
-		 * (nothing to tear down).  Wait for them: if we left first, the
-		 * first one would die with us (PDEATHSIG) before reaping the
-		 * second, which lives in the other sandbox's pid namespace, and
-		 * that namespace could not end until the host's init got round to
-		 * reaping it (seconds, with some). */
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		exited = true;
-	}
 	if (sb->cg.leaf && !exited) {
 		/* the leaf can go only once init has gone */
 		waitpid(pid, &status, 0);
@@ -1048,6 +1101,20 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	collect(res, sh, status, exited);
 	if (sb->cg.leaf)
 		sfc_cgroup_collect(&sb->cg, s, res);
+	if (sb->on_done)
+		sb->on_done(sb, sb->done_data);
+	if (sb->join_pidfd >= 0 && !exited) {
+		/* Join mode: the processes relaying to init end right after it
+		 * (once its namespaces are torn down).  Wait for them: if we left
+		 * first, the first one would die with us (PDEATHSIG) before
+		 * reaping the second, which lives in the other sandbox's pid
+		 * namespace, and that namespace could not end until the host's
+		 * init got round to reaping it (seconds, with some).  The result
+		 * is out already (on_done). */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		exited = true;
+	}
 	if (!exited)
 		waitpid(pid, NULL, WNOHANG); /* init is tearing down the namespaces */
 	r = 0;

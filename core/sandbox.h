@@ -92,7 +92,12 @@ struct sfc_sandbox {
 	struct sfc_mount_plan plan;
 	struct sfc_strv env;        /* the payload's environment */
 	char **argv;                /* the payload (spec->argv, or /bin/sh -c LINE) */
-	bool shell_fallback;        /* argv[0] is a plain word: sh -c it if not in PATH */
+	/* argv is a simple shell command line split into words, executed
+	 * without a shell: sh -c this line if argv[0] is not in PATH (a
+	 * builtin, a function of the shell's, or not there at all: sh says). */
+	const char *shell_line;
+	bool shell_scripts;         /* ...and a file without #! is sh's too (/bin/sh -c LINE) */
+	char *words;                /* the split line (argv's strings) */
 	struct sfc_layers layers;
 	struct sfc_result result;
 	/* seccomp user notification for violation reports (core/notify.c);
@@ -102,6 +107,12 @@ struct sfc_sandbox {
 	/* Called in the supervisor once the payload runs (registration, proxies...). */
 	void (*on_start)(struct sfc_sandbox *sb, void *data);
 	void *hook_data;
+	/* Called in the supervisor as soon as the result is known (the payload
+	 * and everything it left are gone, sb->result filled), before the
+	 * namespaces are torn down: whoever waits for the status can have it
+	 * that much sooner (a recipe's make). */
+	void (*on_done)(struct sfc_sandbox *sb, void *data);
+	void *done_data;
 	struct sfc_watch watch[SFC_MAX_WATCH];
 	int nwatch;
 	struct sfc_landlock *landlock; /* rules the payload applies (core/landlock.h) */
@@ -160,7 +171,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e);
 /* For core/fallback.c: the signals the supervisor forwards, and the
  * payload's execve with PATH searched in its own environment. */
 const int *sfc_sandbox_forwarded_signals(size_t *n);
-int sfc_sandbox_exec(char **argv, char **envp, bool shell_fallback, struct sfc_error *e);
+int sfc_sandbox_exec(char **argv, char **envp, const char *shell_line, bool scripts, struct sfc_error *e);
 int sfc_sandbox_seccomp_layer(const struct sfc_spec *s, struct sfc_layers *l, struct sfc_error *e);
 int sfc_sandbox_payload_prepare(struct sfc_sandbox *sb, const sigset_t *orig, struct sfc_error *e);
 
