@@ -548,6 +548,15 @@ static int serve_request(struct sfc_broker *b, struct sfc_broker_request *req, v
 			continue;
 		sfc_sandbox_init(&sb, spec);
 		sb.join_pidfd = pidfd;
+		/* Our settings make the view the requester is in: the plan it was
+		 * built from serves again, only the working directory is the
+		 * requester's (no planning afresh, path by path, every recipe). */
+		if (ctx->outer->sb.plan.n) {
+			sfc_mount_plan_copy(&sb.plan, &ctx->outer->sb.plan);
+			free(sb.plan.workdir);
+			sb.plan.workdir = sfc_path_normalize(req->cwd);
+			sb.plan_ready = true;
+		}
 		memset(&n, 0, sizeof(n));
 		n.sock[0] = n.sock[1] = n.listener = -1;
 		if ((r = sfc_sandbox_prepare(&sb, &e)) < 0 || (r = sfc_notify_setup(&sb, &n, false, &e)) < 0 ||

@@ -371,7 +371,34 @@ static char *parent_of(const char *dir)
 
 /* Where can a leaf go?  Fills cg->self, base, evacuate, enable and
  * controllers (REQUIRED, plus what of WANTED comes for free); else WHY. */
+static int probe_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted);
+
+/* No usable cgroup stays no usable cgroup while sefaca runs: a make's
+ * recipes (forks of its supervisor, same settings) do not read /proc and
+ * /sys again for every one to find that out.  A base that was found is
+ * looked at afresh each time (leaves come and go under it). */
+static struct {
+	bool set;
+	unsigned required, wanted;
+	char why[sizeof(((struct sfc_cgroup *)0)->why)];
+} no_base;
+
 static int find_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
+{
+	if (no_base.set && no_base.required == required && no_base.wanted == wanted) {
+		memcpy(cg->why, no_base.why, sizeof(cg->why));
+		return -1;
+	}
+	if (probe_base(cg, required, wanted) == 0)
+		return 0;
+	no_base.set = true;
+	no_base.required = required;
+	no_base.wanted = wanted;
+	memcpy(no_base.why, cg->why, sizeof(no_base.why));
+	return -1;
+}
+
+static int probe_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
 {
 	char text[4096], rel[4096], mnt[256], need[64];
 	unsigned avail, sub;

@@ -81,6 +81,43 @@ void sfc_mount_plan_free(struct sfc_mount_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? sfc_xstrdup(s) : NULL;
+}
+
+static void strv_copy(struct sfc_strv *to, const struct sfc_strv *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		sfc_strv_push(to, from->v[i]);
+}
+
+void sfc_mount_plan_copy(struct sfc_mount_plan *to, const struct sfc_mount_plan *from)
+{
+	memset(to, 0, sizeof(*to));
+	to->root = from->root;
+	to->root_ro = from->root_ro;
+	to->root_dir = dup_or_null(from->root_dir);
+	strv_copy(&to->lowerdirs, &from->lowerdirs);
+	to->upperdir = dup_or_null(from->upperdir);
+	to->ovl_workdir = dup_or_null(from->ovl_workdir);
+	to->upper_tmpfs = from->upper_tmpfs;
+	to->sys_fresh = from->sys_fresh;
+	if (from->n) {
+		to->ops = sfc_xcalloc(from->n, sizeof(*to->ops));
+		to->n = to->cap = from->n;
+		for (size_t i = 0; i < from->n; i++) {
+			to->ops[i] = from->ops[i];
+			to->ops[i].src = dup_or_null(from->ops[i].src);
+			to->ops[i].dst = dup_or_null(from->ops[i].dst);
+			to->ops[i].why = dup_or_null(from->ops[i].why);
+		}
+	}
+	to->workdir = dup_or_null(from->workdir);
+	strv_copy(&to->notes, &from->notes);
+	strv_copy(&to->hidden, &from->hidden);
+}
+
 bool sfc_mount_plan_visible(const struct sfc_mount_plan *p, const char *path)
 {
 	const struct sfc_mop *best = NULL;

@@ -60,6 +60,8 @@ void sfc_mount_plan_add(struct sfc_mount_plan *p, enum sfc_mop_kind kind, unsign
 /* Stable sort: parents before children. */
 void sfc_mount_plan_sort(struct sfc_mount_plan *p);
 void sfc_mount_plan_free(struct sfc_mount_plan *p);
+/* A deep copy of FROM into TO (which is overwritten, not freed). */
+void sfc_mount_plan_copy(struct sfc_mount_plan *to, const struct sfc_mount_plan *from);
 
 /* Plan sefaca-run's view for SPEC.  NEW_NETNS: the sandbox gets its own
  * network namespace (then a fresh sysfs can be mounted). */

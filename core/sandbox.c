@@ -51,6 +51,7 @@ struct shared {
 	volatile int payload_done;
 	volatile int payload_status; /* raw wait status */
 	volatile int init_done;      /* init reaped everything; ru is valid */
+	volatile int joined_init;    /* join mode: init's pid (a child of the supervisor) */
 	struct rusage ru;            /* RUSAGE_CHILDREN of init: the whole tree */
 };
 
@@ -566,78 +567,24 @@ done:
 	return code;
 }
 
-/* Fork a child that dies with us (and never starts if we are gone by
- * then: a pipe says, since our pid may not be visible from its pid
- * namespace).  Returns as fork(2). */
-static pid_t fork_tied(void)
-{
-	int hold[2];
-	pid_t pid;
-
-	if (pipe2(hold, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct pollfd pf = { hold[0], POLLIN, 0 };
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(hold[1]);
-		if (poll(&pf, 1, 0) != 0)
-			_exit(125);
-		close(hold[0]);
-		return 0;
-	}
-	close(hold[0]);
-	if (pid < 0)
-		close(hold[1]);
-	return pid; /* hold[1] stays open here until we exit */
-}
-
-/* Pass the supervisor's signals on to CHILD and end as it ends. */
-static void relay(pid_t child, int syncw, int donew)
-{
-	sigset_t all;
-	int st;
-
-	close(syncw);
-	close(donew);
-	sigfillset(&all);
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&all, &si);
-
-		if (sig == SIGCHLD) {
-			if (waitpid(child, &st, WNOHANG) != child)
-				continue;
-			if (WIFSIGNALED(st)) {
-				signal(WTERMSIG(st), SIG_DFL);
-				sigdelset(&all, WTERMSIG(st));
-				sigprocmask(SIG_SETMASK, &all, NULL);
-				raise(WTERMSIG(st));
-			}
-			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 125);
-		}
-		if (sig > 0 && si.si_code != SI_KERNEL)
-			kill(child, sig); /* the supervisor's: SIG_TERMINATE, forwarded signals */
-	}
-}
-
 /* Join mode (sb->join_pidfd), in the first child of the supervisor: enter
- * the namespaces of the process in the other sandbox, its pid namespace
- * for our children; a child of ours, born there, unshares a pid namespace
- * nested in it (a pid namespace can be unshared only from the one a
- * process lives in) and an IPC namespace, and forks pid 1 of the nested
- * pid namespace, which returns from here to carry on as init.  The two
- * stay behind, relaying the supervisor's signals and ending as init ends.
- * Init mounts a /proc of the nested pid namespace in a mount namespace of
- * its own.
- * The middle one lives in the other sandbox's pid namespace, visible from
- * there: not dumpable, so that nothing there can trace it. */
-static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc_error *e)
+ * the namespaces of the process in the other sandbox -- its user, mount,
+ * network, UTS (and cgroup) namespaces: its view, its network -- and
+ * create, as a child of the supervisor (CLONE_PARENT), the init of a pid
+ * namespace of the sandbox's own with an IPC namespace and a mount
+ * namespace for its /proc.  This process then ends; the new one returns
+ * from here to carry on as init.  The pid namespace is a sibling of the
+ * other sandbox's, not nested in it: neither sees the other's processes,
+ * the supervisor waits for and signals init directly, and there is no
+ * process between them to relay (a fork and a hop less per recipe).
+ * HOLDR: the read end of the supervisor's hold pipe, for init to check
+ * that the supervisor is still there once its parent-death signal is set. */
+static int join_sandbox(struct sfc_sandbox *sb, struct shared *sh, int holdr, struct sfc_error *e)
 {
 	/* with a cgroup leaf of our own, the cgroup namespace rooted at it
 	 * (unshared already) stays ours */
-	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID |
-		       (sb->cg.active ? 0 : CLONE_NEWCGROUP);
+	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | (sb->cg.active ? 0 : CLONE_NEWCGROUP);
+	struct pollfd pf = { holdr, POLLIN, 0 };
 	pid_t pid;
 
 	prctl(PR_SET_DUMPABLE, 0);
@@ -648,27 +595,22 @@ static int join_sandbox(struct sfc_sandbox *sb, int syncw, int donew, struct sfc
 		return sfc_err(e, errno, "join the requester's sandbox");
 	close(sb->join_pidfd);
 	SFC_TRACE_POINT("j: joined");
-	if ((pid = fork_tied()) < 0)
-		return sfc_err(e, errno, "fork");
-	if (pid > 0)
-		relay(pid, syncw, donew);
-	/* in the other sandbox's pid namespace: ours nests in it, and they,
-	 * from inside ours, can signal nothing outside it */
-	SFC_TRACE_POINT("j: middle");
-	if (unshare(CLONE_NEWPID | CLONE_NEWIPC) < 0)
-		return sfc_err(e, errno, "unshare pid and IPC namespaces");
-	SFC_TRACE_POINT("j: unshared");
-	if ((pid = fork_tied()) < 0)
-		return sfc_err(e, errno, "fork");
-	if (pid > 0)
-		relay(pid, syncw, donew);
-	/* init: a mount namespace of its own for a /proc of our pid namespace
-	 * (the other sandbox's /proc would show its pid for our pid N);
-	 * everything else stays the other sandbox's (/tmp, /dev/shm, the tree) */
+	pid = syscall(SYS_clone, CLONE_PARENT | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL,
+		      NULL);
+	if (pid < 0)
+		return sfc_err(e, errno, "create the sandbox's pid, IPC and mount namespaces");
+	if (pid > 0) {
+		sh->joined_init = pid;
+		_exit(0);
+	}
+	/* init, a child of the supervisor: die with it (SECURITY.md 30), and
+	 * if it is gone already, do not start */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (poll(&pf, 1, 0) != 0)
+		_exit(125);
+	close(holdr);
+	prctl(PR_SET_DUMPABLE, 0);
 	SFC_TRACE_POINT("j: init");
-	if (unshare(CLONE_NEWNS) < 0)
-		return sfc_err(e, errno, "unshare a mount namespace");
-	SFC_TRACE_POINT("j: mount ns");
 	return sfc_mount_proc_again(e);
 }
 
@@ -697,7 +639,8 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 	} else if (poll(&pf, 1, 0) != 0) {
 		_exit(125);
 	}
-	close(holdr);
+	if (sb->join_pidfd < 0)
+		close(holdr);
 	/* The supervisor's own descriptors (a pty master, a broker's socket)
 	 * are never held inside. */
 	for (int i = 0; i < sb->nwatch; i++)
@@ -717,7 +660,7 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
 	if (sb->join_pidfd >= 0) {
-		if (join_sandbox(sb, syncw, donew, &e) < 0)
+		if (join_sandbox(sb, sh, holdr, &e) < 0)
 			goto fail;
 		goto mounted;
 	}
@@ -956,6 +899,17 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		}
 		(void)!write(holdp[1], "g", 1);
 	}
+	if (sb->join_pidfd >= 0) {
+		/* The first child ends as soon as it has created init, a child of
+		 * ours too (join_sandbox); init is what we wait for and signal.
+		 * Without init, its error is on the sync pipe. */
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (sh->joined_init > 0)
+			pid = res->pid = sh->joined_init;
+		else
+			exited = true;
+	}
 	close(syncp[1]);
 	syncp[1] = -1;
 	close(holdp[0]);
@@ -1045,8 +999,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 				goto out;
 			}
 			if (!sh->exec_attempted) {
-				int st;
-				waitpid(pid, &st, 0);
+				int st = status;
+				if (!exited)
+					waitpid(pid, &st, 0);
 				r = sfc_err(e, 0, "the sandbox failed during setup (%s %d)",
 					    WIFSIGNALED(st) ? "signal" : "status",
 					    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
@@ -1103,18 +1058,6 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		sfc_cgroup_collect(&sb->cg, s, res);
 	if (sb->on_done)
 		sb->on_done(sb, sb->done_data);
-	if (sb->join_pidfd >= 0 && !exited) {
-		/* Join mode: the processes relaying to init end right after it
-		 * (once its namespaces are torn down).  Wait for them: if we left
-		 * first, the first one would die with us (PDEATHSIG) before
-		 * reaping the second, which lives in the other sandbox's pid
-		 * namespace, and that namespace could not end until the host's
-		 * init got round to reaping it (seconds, with some).  The result
-		 * is out already (on_done). */
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		exited = true;
-	}
 	if (!exited)
 		waitpid(pid, NULL, WNOHANG); /* init is tearing down the namespaces */
 	r = 0;
