@@ -418,13 +418,16 @@ static int cmd_run(int argc, char **argv, bool create_only, bool shell)
 		}
 	} else {
 		r = sfc_container_run(&c, &e);
+		SFC_TRACE_POINT("c: ran");
 		if (r < 0) {
 			sfc_msg("%s", e.msg);
 			r = e.status ? e.status : 125;
 		}
 		audit_run(&c, r, r >= 125 && e.msg[0] ? e.msg : NULL);
+		SFC_TRACE_POINT("c: audited");
 	}
 	sfc_container_close(&c);
+	SFC_TRACE_POINT("c: closed");
 	sfc_sources_clear(&re.src);
 	return r;
 }

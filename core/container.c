@@ -1444,8 +1444,10 @@ int sfc_container_run(struct sfc_container *c, struct sfc_error *e)
 	/* kept for the audit record (c->record.result) until the container is closed */
 	free_result(&c->last);
 	c->last = res;
+	SFC_TRACE_POINT("c: run once returned");
 	if (c->cfg.rm && c->dir)
 		sfc_rm_rf(c->dir);
+	SFC_TRACE_POINT("c: removed");
 	return r;
 }
 
