@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -391,21 +392,23 @@ char *sfc_container_json(struct sfc_container *c)
 
 /* ------------------------------------------------------------- create */
 
-static void random_hex(char *out, size_t n)
+/* N hex digits; false if the kernel gave no randomness (then they come
+ * from the clock and the pid, and may repeat). */
+static bool random_hex(char *out, size_t n)
 {
 	static const char x[] = "0123456789abcdef";
 	unsigned char b[32];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || sfc_read_full(fd, b, sizeof(b)) != (ssize_t)sizeof(b)) {
+	bool strong = getrandom(b, sizeof(b), 0) == (ssize_t)sizeof(b);
+
+	if (!strong) {
 		uint64_t t = sfc_now_ms() ^ ((uint64_t)getpid() << 32);
 		for (size_t i = 0; i < sizeof(b); i++)
 			b[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)i;
 	}
-	if (fd >= 0)
-		close(fd);
 	for (size_t i = 0; i < n; i++)
 		out[i] = x[(b[i / 2] >> ((i & 1) * 4)) & 15];
 	out[n] = 0;
+	return strong;
 }
 
 static void import_progress(void *data, const char *msg)
@@ -420,6 +423,7 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 {
 	struct sfc_imgref ir;
 	char hex[65];
+	bool named = true, strong;
 	int r;
 
 	bool q = c->quiet;
@@ -430,10 +434,12 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 	c->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg = &c->cfg;
-	random_hex(hex, 64);
+	strong = random_hex(hex, 64);
 	cfg->id = sfc_xstrdup(hex);
-	if (!cfg->name)
+	if (!cfg->name) {
 		cfg->name = sfc_xasprintf("c-%.10s", hex);
+		named = !strong;
+	}
 	if (!sfc_container_name_valid(cfg->name))
 		return sfc_err(e, 0, "bad container name '%s' (letters, digits, '_', '.', '-'; at most 64)", cfg->name);
 	if (!cfg->image)
@@ -482,8 +488,9 @@ int sfc_container_create(struct sfc_store *st, struct sfc_cconfig *cfg, struct s
 		pid_t sp, ip;
 		_cleanup_free_ char *a = sfc_xasprintf("%s/%s", st->containers, cfg->name);
 		_cleanup_free_ char *b = sfc_xasprintf("%s/%s", st->rundir, cfg->name);
-		if (access(a, F_OK) == 0 || access(b, F_OK) == 0 ||
-		    sfc_container_find_ephemeral(cfg->name, &sp, &ip, e) > 0)
+		/* a name of ours is 40 random bits: only a given one can be taken */
+		if (named && (access(a, F_OK) == 0 || access(b, F_OK) == 0 ||
+			      sfc_container_find_ephemeral(cfg->name, &sp, &ip, e) > 0))
 			return sfc_err(e, EEXIST, "a container named %s exists (remove it, or choose another --name)",
 				       cfg->name);
 		c->state.state = SFC_C_CREATED;
