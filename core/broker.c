@@ -334,7 +334,6 @@ static int place_fd(int from, int to)
 	return 0;
 }
 
-/* One request, in a child of the supervisor. */
 void sfc_broker_answer(struct sfc_broker_request *req, int status)
 {
 	int32_t st = status;
@@ -355,6 +354,7 @@ void sfc_broker_answer(struct sfc_broker_request *req, int status)
 	}
 }
 
+/* One request, in a child of the supervisor. */
 static void serve(struct sfc_broker *b, int conn)
 {
 	struct sfc_broker_request req;

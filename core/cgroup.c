@@ -378,20 +378,22 @@ static int probe_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
  * /sys again for every one to find that out.  A base that was found is
  * looked at afresh each time (leaves come and go under it). */
 static struct {
-	bool set;
+	bool set, in_scope;
 	unsigned required, wanted;
 	char why[sizeof(((struct sfc_cgroup *)0)->why)];
 } no_base;
 
 static int find_base(struct sfc_cgroup *cg, unsigned required, unsigned wanted)
 {
-	if (no_base.set && no_base.required == required && no_base.wanted == wanted) {
+	if (no_base.set && no_base.required == required && no_base.wanted == wanted &&
+	    no_base.in_scope == cg->in_scope) {
 		memcpy(cg->why, no_base.why, sizeof(cg->why));
 		return -1;
 	}
 	if (probe_base(cg, required, wanted) == 0)
 		return 0;
 	no_base.set = true;
+	no_base.in_scope = cg->in_scope;
 	no_base.required = required;
 	no_base.wanted = wanted;
 	memcpy(no_base.why, cg->why, sizeof(no_base.why));
