@@ -142,14 +142,14 @@ struct sfc_sandbox {
 	void *payload_hook_data;
 	/* A pidfd of a process in another sandbox (-1: none).  Instead of
 	 * creating namespaces and building a view from the plan, this sandbox
-	 * joins that process's namespaces -- its view, network, everything --
-	 * and gets a pid namespace of its own nested in that sandbox's (it and
-	 * what it leaves behind die together; it can signal nothing outside)
-	 * and SysV IPC of its own.  For a command a sandboxed payload asks to
-	 * run with the settings of its own sandbox (sefaca-make's recipes): it
-	 * gets what the requester has, never more, at a fraction of the cost
-	 * of a new sandbox.  Its /proc, /tmp and /dev/shm are the other
-	 * sandbox's (it sees that sandbox's processes listed in /proc).  The
+	 * joins that process's user, mount, network and UTS namespaces -- its
+	 * view, its network -- and gets a pid namespace of its own beside that
+	 * sandbox's (it and what it leaves behind die together; neither sees
+	 * nor signals the other), SysV IPC of its own, and a mount namespace of
+	 * its own for its /proc.  For a command a sandboxed payload asks to run
+	 * with the settings of its own sandbox (sefaca-make's recipes): it gets
+	 * what the requester has, never more, at a fraction of the cost of a
+	 * new sandbox.  Its /tmp and /dev/shm are the other sandbox's.  The
 	 * rest (limits, capabilities, no_new_privs, seccomp, the payload hook)
 	 * is as for any sandbox.  Needs setns(2) with a pidfd (Linux 5.8). */
 	int join_pidfd;
