@@ -103,4 +103,41 @@ static inline int sfc_close_range(unsigned first, unsigned last, unsigned flags)
 	return syscall(__NR_close_range, first, last, flags);
 }
 
+/* System calls that return -errno and leave errno (and everything else of
+ * the C library's) alone.  The sandbox's init shares the supervisor's
+ * memory while the payload runs (core/sandbox.c), its thread-local errno
+ * included: once the supervisor runs again, init makes no call through
+ * the C library.  Where there is no such helper, init is a copy of the
+ * supervisor as before (SFC_RAW_SYSCALL 0). */
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define SFC_RAW_SYSCALL 1
+static inline long sfc_raw_syscall(long n, long a, long b, long c, long d)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+#define SFC_RAW_SYSCALL 1
+static inline long sfc_raw_syscall(long n, long a, long b, long c, long d)
+{
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory", "cc");
+	return x0;
+}
+#else
+#define SFC_RAW_SYSCALL 0
+#include <errno.h>
+static inline long sfc_raw_syscall(long n, long a, long b, long c, long d)
+{
+	long r = syscall(n, a, b, c, d);
+	return r < 0 ? -errno : r;
+}
+#endif
+
 #endif

@@ -650,15 +650,29 @@ static int op_hide(struct apply_ctx *c, const struct sfc_mop *m)
 	return hide_at(c, c->newroot, m->dst[1] ? m->dst + 1 : ".", m->dst);
 }
 
+/* PATH's directory in BUF (no heap in init: see sfc_mount_plan_apply). */
+static const char *parent_of(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (n >= len)
+		return NULL;
+	memcpy(buf, path, n);
+	buf[n] = 0;
+	return buf[0] ? buf : "/";
+}
+
 static int op_symlink(struct apply_ctx *c, const struct sfc_mop *m)
 {
-	_cleanup_free_ char *parent = sfc_xstrdup(m->dst);
-	char *slash = strrchr(parent, '/');
-	const char *base = slash + 1;
+	char buf[PATH_MAX];
+	const char *parent = parent_of(m->dst, buf, sizeof(buf));
+	const char *base = strrchr(m->dst, '/') + 1;
 	_cleanup_close_ int pfd = -1;
 
-	*slash = 0;
-	if ((pfd = make_target(c->newroot, parent[0] ? parent : "/", true, c->e)) < 0)
+	if (!parent)
+		return sfc_err(c->e, ENAMETOOLONG, "symlink %s", m->dst);
+	if ((pfd = make_target(c->newroot, parent, true, c->e)) < 0)
 		return (m->flags & SFC_MOP_OPTIONAL) ? 0 : pfd;
 	/* an O_PATH directory fd serves as the dirfd of *at() calls */
 	if (symlinkat(m->src, pfd, base) < 0 && errno != EEXIST && !(m->flags & SFC_MOP_OPTIONAL))
@@ -844,9 +858,12 @@ static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
 	if ((dev = fcntl(mnt, F_DUPFD_CLOEXEC, 3)) < 0)
 		return sfc_err(c->e, errno, "open %s", m->dst);
 	for (const char *const *n = nodes; *n; n++) {
-		_cleanup_free_ char *hp = sfc_xasprintf("/dev/%s", *n);
-		_cleanup_close_ int src = open_src(c, hp), t = -1;
+		char hp[32];
+		_cleanup_close_ int src = -1, t = -1;
 		int f;
+
+		snprintf(hp, sizeof(hp), "/dev/%s", *n);
+		src = open_src(c, hp);
 		if (src < 0)
 			continue;
 		f = openat(dev, *n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
@@ -933,9 +950,11 @@ static int make_mountpoints(struct apply_ctx *c, const struct sfc_mount_plan *p,
 		_cleanup_close_ int t = -1;
 
 		if (m->kind == SFC_MOP_SYMLINK) {
-			_cleanup_free_ char *parent = sfc_xstrdup(m->dst);
-			*strrchr(parent, '/') = 0;
-			if ((t = make_target(dir, parent[0] ? parent : "/", true, c->e)) < 0)
+			char buf[PATH_MAX];
+			const char *parent = parent_of(m->dst, buf, sizeof(buf));
+			if (!parent)
+				return sfc_err(c->e, ENAMETOOLONG, "symlink %s", m->dst);
+			if ((t = make_target(dir, parent, true, c->e)) < 0)
 				return t;
 			continue;
 		}
@@ -963,20 +982,20 @@ static int make_mountpoints(struct apply_ctx *c, const struct sfc_mount_plan *p,
  * opaque directories carry user.overlay.opaque. */
 static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 {
-	char *opts = NULL;
-	size_t len = 0, cap = 0;
+	/* mount(2) takes one page of options (copy_mount_options) */
+	char opts[4096];
+	size_t len = 0;
 	int fds[512 + 3], nfds = 0, r = 0;
 	unsigned long flags = MS_NOSUID | MS_NODEV;
 
 #define OVL_APPEND(...)                                                                                               \
 	do {                                                                                                          \
-		char _b[128];                                                                                         \
-		int _n = snprintf(_b, sizeof(_b), __VA_ARGS__);                                                       \
-		if (len + _n + 1 > cap) {                                                                             \
-			cap = (len + _n + 1) * 2;                                                                     \
-			opts = sfc_xrealloc(opts, cap);                                                               \
+		int _n = snprintf(opts + len, sizeof(opts) - len, __VA_ARGS__);                                       \
+		if (_n < 0 || (size_t)_n >= sizeof(opts) - len) {                                                     \
+			r = sfc_err(c->e, E2BIG, "overlay root: the options of %zu layers do not fit in a page",     \
+				    p->lowerdirs.n);                                                                  \
+			goto out;                                                                                     \
 		}                                                                                                     \
-		memcpy(opts + len, _b, _n + 1);                                                                       \
 		len += _n;                                                                                            \
 	} while (0)
 
@@ -1035,7 +1054,6 @@ static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 out:
 	while (nfds > 0)
 		close(fds[--nfds]);
-	free(opts);
 #undef OVL_APPEND
 	return r;
 }

@@ -382,17 +382,25 @@ int sfc_sandbox_exec(char **argv, char **envp, const char *shell_line, bool scri
 	return r;
 }
 
-/* State of the sandbox's init while it builds the sandbox. */
+/* State of the sandbox's init while it builds the sandbox.  It lives in
+ * the supervisor's frame (sfc_sandbox_run): init and the processes before
+ * it read it there, or in their copy of it. */
 struct child_ctx {
 	struct sfc_sandbox *sb;
 	int syncw;             /* -> supervisor: setup errors; closed by execve */
 	int donew;             /* -> supervisor: the payload is done */
+	int holdr;             /* <- supervisor: EOF when it is gone ('g': moved into its cgroup) */
+	int proxysock;         /* -> supervisor: the proxy's listening socket (SCM_RIGHTS) */
+	int netsync[2];        /* -> supervisor: the network namespace is there; <- 'g': go on */
+	int theirs[8];         /* the supervisor's ends, closed first thing */
 	const sigset_t *orig;  /* the caller's signal mask, for the payload */
 	struct shared *sh;
+	bool vm;               /* init shares the supervisor's memory (see sfc_sandbox_run) */
+	char *join_stack;      /* VM join mode: the stack of the init cloned there */
+	/* init's own, from its first instruction (a copy in each process that
+	 * uses them: the net thread shares init's) */
 	struct sfc_error *e;
-	/* the network-namespace thread */
 	int procfd;            /* the host's /proc, for the thread's ns file */
-	int proxysock;         /* -> supervisor: the proxy's listening socket (SCM_RIGHTS) */
 	int netp[2];           /* thread -> init: done */
 	volatile int netfd;    /* its new network namespace */
 	volatile int neterr;
@@ -519,24 +527,27 @@ fail:
 }
 
 /* pid 1 once the payload runs: reap, forward, and when the payload is
- * gone, kill what it left, reap that too, and tell the supervisor. */
-static int init_loop(pid_t payload, struct shared *sh, int donew)
+ * gone, kill what it left, reap that too, and tell the supervisor.  It
+ * may share the supervisor's memory, which runs again by now: raw system
+ * calls only (core/kernel.h), the C library's errno and state are the
+ * supervisor's.  (Trace points, in trace builds, are the exception.) */
+static _Noreturn void init_loop(pid_t payload, struct shared *sh, int donew)
 {
 	sigset_t all;
 	int code = 0;
+	long r;
 
-	sigfillset(&all);
+	memset(&all, 0xff, sizeof(all));
 	for (;;) {
 		siginfo_t si;
-		int sig = sigwaitinfo(&all, &si);
+		int sig = (int)sfc_raw_syscall(SYS_rt_sigtimedwait, (long)&all, (long)&si, 0, 8 /* the kernel's sigset */);
 
 		if (sig < 0)
 			continue;
 		if (sig == SIGCHLD) {
-			pid_t w;
 			int st;
-			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-				if (w == payload) {
+			while ((r = sfc_raw_syscall(SYS_wait4, -1, (long)&st, WNOHANG, 0)) > 0) {
+				if (r == payload) {
 					SFC_TRACE_POINT("i: payload reaped");
 					sh->payload_status = st;
 					sh->payload_done = 1;
@@ -545,11 +556,11 @@ static int init_loop(pid_t payload, struct shared *sh, int donew)
 				}
 			}
 		} else if (sig == SIG_TERMINATE) {
-			kill(-1, SIGTERM);
-			kill(-1, SIGCONT);
+			sfc_raw_syscall(SYS_kill, -1, SIGTERM, 0, 0);
+			sfc_raw_syscall(SYS_kill, -1, SIGCONT, 0, 0);
 		} else if (si.si_code != SI_KERNEL) {
 			/* sent by a process (the supervisor, or one inside): pass on */
-			kill(payload, sig);
+			sfc_raw_syscall(SYS_kill, payload, sig, 0, 0);
 		}
 	}
 done:
@@ -557,14 +568,51 @@ done:
 	 * before the supervisor hears of the end: when sefaca returns, nothing
 	 * of the sandbox runs.  The namespaces are torn down after that, off
 	 * the caller's clock. */
-	kill(-1, SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+	sfc_raw_syscall(SYS_kill, -1, SIGKILL, 0, 0);
+	while ((r = sfc_raw_syscall(SYS_wait4, -1, 0, 0, 0)) > 0 || r == -EINTR)
 		;
-	getrusage(RUSAGE_CHILDREN, (struct rusage *)&sh->ru);
+	sfc_raw_syscall(SYS_getrusage, RUSAGE_CHILDREN, (long)&sh->ru, 0, 0);
 	SFC_TRACE_POINT("i: all reaped");
 	sh->init_done = 1;
-	(void)!write(donew, "d", 1);
-	return code;
+	/* the last thing init does in memory it may share: the supervisor can
+	 * return (and unmap what it gave us) from here on */
+	sfc_raw_syscall(SYS_write, donew, (long)"d", 1, 0);
+	for (;;)
+		sfc_raw_syscall(SYS_exit_group, code, 0, 0, 0);
+}
+
+static int init_finish(struct child_ctx *c);
+
+/* The rest of init in join mode, once it exists. */
+static int joined_init(struct child_ctx *c)
+{
+	struct pollfd pf = { c->holdr, POLLIN, 0 };
+
+	/* init, a child of the supervisor: die with it (SECURITY.md 30), and
+	 * if it is gone already, do not start */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (poll(&pf, 1, 0) != 0)
+		_exit(125);
+	close(c->holdr);
+	prctl(PR_SET_DUMPABLE, 0);
+	SFC_TRACE_POINT("j: init");
+	return sfc_mount_proc_again(c->e);
+}
+
+/* VM join mode: init of the pid namespace made beside the other sandbox's
+ * (join_sandbox), sharing the supervisor's memory; ARG is the supervisor's
+ * child_ctx, copied. */
+static int joined_init_main(void *arg)
+{
+	struct child_ctx c = *(const struct child_ctx *)arg;
+	struct sfc_error e = { 0 };
+
+	c.e = &e;
+	if (joined_init(&c) < 0) {
+		report(c.syncw, 125, &e);
+		_exit(125);
+	}
+	_exit(init_finish(&c));
 }
 
 /* Join mode (sb->join_pidfd), in the first child of the supervisor: enter
@@ -572,19 +620,20 @@ done:
  * network, UTS (and cgroup) namespaces: its view, its network -- and
  * create, as a child of the supervisor (CLONE_PARENT), the init of a pid
  * namespace of the sandbox's own with an IPC namespace and a mount
- * namespace for its /proc.  This process then ends; the new one returns
- * from here to carry on as init.  The pid namespace is a sibling of the
+ * namespace for its /proc.  This process then ends; the new one carries
+ * on as init (returning from here, or in joined_init_main when it shares
+ * the supervisor's memory).  The pid namespace is a sibling of the
  * other sandbox's, not nested in it: neither sees the other's processes,
  * the supervisor waits for and signals init directly, and there is no
  * process between them to relay (a fork and a hop less per recipe).
- * HOLDR: the read end of the supervisor's hold pipe, for init to check
- * that the supervisor is still there once its parent-death signal is set. */
-static int join_sandbox(struct sfc_sandbox *sb, struct shared *sh, int holdr, struct sfc_error *e)
+ * IN is the supervisor's child_ctx. */
+static int join_sandbox(struct child_ctx *c, const struct child_ctx *in)
 {
+	struct sfc_sandbox *sb = c->sb;
 	/* with a cgroup leaf of our own, the cgroup namespace rooted at it
 	 * (unshared already) stays ours */
 	const int ns = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | (sb->cg.active ? 0 : CLONE_NEWCGROUP);
-	struct pollfd pf = { holdr, POLLIN, 0 };
+	const unsigned long flags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS | SIGCHLD;
 	pid_t pid;
 
 	prctl(PR_SET_DUMPABLE, 0);
@@ -592,55 +641,55 @@ static int join_sandbox(struct sfc_sandbox *sb, struct shared *sh, int holdr, st
 	 * there (we own it), which init drops before the payload starts, as in
 	 * any sandbox. */
 	if (setns(sb->join_pidfd, ns) < 0)
-		return sfc_err(e, errno, "join the requester's sandbox");
+		return sfc_err(c->e, errno, "join the requester's sandbox");
 	close(sb->join_pidfd);
 	SFC_TRACE_POINT("j: joined");
-	pid = syscall(SYS_clone, CLONE_PARENT | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL,
-		      NULL);
+	if (c->vm)
+		pid = clone(joined_init_main, c->join_stack, flags | CLONE_VM, (void *)in);
+	else
+		pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid < 0)
-		return sfc_err(e, errno, "create the sandbox's pid, IPC and mount namespaces");
+		return sfc_err(c->e, errno, "create the sandbox's pid, IPC and mount namespaces");
 	if (pid > 0) {
-		sh->joined_init = pid;
+		c->sh->joined_init = pid;
 		_exit(0);
 	}
-	/* init, a child of the supervisor: die with it (SECURITY.md 30), and
-	 * if it is gone already, do not start */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (poll(&pf, 1, 0) != 0)
-		_exit(125);
-	close(holdr);
-	prctl(PR_SET_DUMPABLE, 0);
-	SFC_TRACE_POINT("j: init");
-	return sfc_mount_proc_again(e);
+	return 0;
 }
 
-/* pid 1 of the sandbox. */
-static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, int proxysock, const sigset_t *orig,
-		      struct shared *sh, const int *netsync)
+/* pid 1 of the sandbox (or, in join mode, the process before it), from
+ * its first instruction: a copy of the supervisor, or -- IN->vm -- a
+ * process that shares its memory.  Then init builds the sandbox while the
+ * supervisor waits, touching nothing but its own stack, IN, and memory
+ * the supervisor does not read (no malloc: a timeout may kill it anywhere,
+ * and the heap is the supervisor's), and once the payload runs keeps to
+ * init_loop. */
+static int child_main(const struct child_ctx *in)
 {
-	static char net_stack[16384] __attribute__((aligned(16)));
-	static char payload_stack[65536] __attribute__((aligned(16)));
+	struct child_ctx c = *in;
+	struct sfc_sandbox *sb = c.sb;
 	struct sfc_spec *s = sb->spec;
 	struct sfc_error e = { 0 };
-	struct pollfd pf = { holdr, POLLIN, 0 };
-	struct child_ctx c = { .sb = sb, .syncw = syncw, .donew = donew, .orig = orig, .sh = sh, .e = &e,
-			       .procfd = -1, .proxysock = proxysock, .netp = { -1, -1 }, .netfd = -1 };
+	struct pollfd pf = { c.holdr, POLLIN, 0 };
 	sigset_t all;
-	pid_t pid;
 
+	c.e = &e;
+	for (size_t i = 0; i < SFC_ARRAY_SIZE(c.theirs); i++)
+		if (c.theirs[i] >= 0)
+			close(c.theirs[i]);
 	/* Die with the supervisor (SECURITY.md 30); and if it is already gone,
 	 * do not start. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (sb->cg.attach_by_pid) {
 		/* no clone3: wait until the supervisor has moved us into the leaf */
 		char go;
-		if (read(holdr, &go, 1) != 1)
+		if (read(c.holdr, &go, 1) != 1)
 			_exit(125);
 	} else if (poll(&pf, 1, 0) != 0) {
 		_exit(125);
 	}
 	if (sb->join_pidfd < 0)
-		close(holdr);
+		close(c.holdr);
 	/* The supervisor's own descriptors (a pty master, a broker's socket)
 	 * are never held inside. */
 	for (int i = 0; i < sb->nwatch; i++)
@@ -652,7 +701,7 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 	 * pid it is needed, and it is cheap. */
 	if (sb->cg.active && unshare(CLONE_NEWCGROUP) < 0) {
 		sfc_err(&e, errno, "cgroup namespace");
-		report(syncw, 125, &e);
+		report(c.syncw, 125, &e);
 		_exit(125);
 	}
 	SFC_TRACE_POINT("i: start");
@@ -660,11 +709,12 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
 	if (sb->join_pidfd >= 0) {
-		if (join_sandbox(sb, sh, holdr, &e) < 0)
+		if (join_sandbox(&c, in) < 0 || joined_init(&c) < 0)
 			goto fail;
-		goto mounted;
+		return init_finish(&c);
 	}
 	if (sb->layers.netns) {
+		static char net_stack[16384] __attribute__((aligned(16)));
 		if ((c.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || pipe2(c.netp, O_CLOEXEC) < 0) {
 			sfc_err(&e, errno, "prepare the network namespace");
 			goto fail;
@@ -674,7 +724,7 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 			sfc_err(&e, errno, "start the network namespace thread");
 			goto fail;
 		}
-	SFC_TRACE_POINT("i: thread");
+		SFC_TRACE_POINT("i: thread");
 	}
 	if (sfc_userns_map_self(s->uid >= 0 ? (uid_t)s->uid : s->caller_uid, s->caller_uid,
 				s->gid >= 0 ? (gid_t)s->gid : s->caller_gid, s->caller_gid, &e) < 0)
@@ -688,36 +738,48 @@ static int child_main(struct sfc_sandbox *sb, int syncw, int donew, int holdr, i
 		goto fail;
 	if (c.procfd >= 0)
 		close(c.procfd);
-mounted:
-	if (proxysock >= 0)
-		close(proxysock);
+	return init_finish(&c);
+fail:
+	report(c.syncw, 125, &e);
+	_exit(125);
+}
+
+/* init, its view built: wait for user-mode networking, drop capabilities,
+ * start the payload, then reap (init_loop). */
+static int init_finish(struct child_ctx *c)
+{
+	static char payload_stack[65536] __attribute__((aligned(16)));
+	pid_t pid;
+
+	if (c->proxysock >= 0)
+		close(c->proxysock);
 	/* The supervisor wires up user-mode networking (sb->on_netns) while we
 	 * wait: nothing runs before the network it set up is there. */
-	if (netsync[0] >= 0) {
+	if (c->netsync[0] >= 0) {
 		char b = 'n';
-		if (write(netsync[0], &b, 1) != 1 || read(netsync[1], &b, 1) != 1 || b != 'g') {
-			sfc_err(&e, EIO, "network setup");
+		if (write(c->netsync[0], &b, 1) != 1 || read(c->netsync[1], &b, 1) != 1 || b != 'g') {
+			sfc_err(c->e, EIO, "network setup");
 			goto fail;
 		}
-		close(netsync[0]);
-		close(netsync[1]);
+		close(c->netsync[0]);
+		close(c->netsync[1]);
 	}
 	/* Capabilities in our user namespace were needed for the mounts; from
 	 * here on nobody in the sandbox has any: init drops them, the payload
 	 * inherits the empty sets. */
 	SFC_TRACE_POINT("i: mounted");
-	if (sfc_caps_drop_all(&e) < 0)
+	if (sfc_caps_drop_all(c->e) < 0)
 		goto fail;
 	SFC_TRACE_POINT("i: caps");
+	/* Not dumpable: nothing in the sandbox may ptrace init or read its
+	 * memory (the supervisor's too, when it is shared) through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);
-	pid = clone(payload_main, payload_stack + sizeof(payload_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	pid = clone(payload_main, payload_stack + sizeof(payload_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, c);
 	if (pid < 0) {
-		sfc_err(&e, errno, "start the payload");
+		sfc_err(c->e, errno, "start the payload");
 		goto fail;
 	}
 	SFC_TRACE_POINT("i: vfork returned");
-	close(syncw);
-	SFC_TRACE_POINT("i: syncw closed");
 	/* The payload has its copies of 0, 1, 2 (the caller's terminal, for a
 	 * plain run); init's go to /dev/null, so that no process of the
 	 * sandbox but the payload's own holds what the caller gave it (after
@@ -730,9 +792,13 @@ mounted:
 		if (nul > 2)
 			close(nul);
 	}
-	_exit(init_loop(pid, sh, donew));
+	/* The payload has started (or reported why not): the supervisor goes
+	 * on from here, in memory we may share with it. */
+	close(c->syncw);
+	SFC_TRACE_POINT("i: syncw closed");
+	init_loop(pid, c->sh, c->donew);
 fail:
-	report(syncw, 125, &e);
+	report(c->syncw, 125, c->e);
 	_exit(125);
 }
 
@@ -790,6 +856,66 @@ static void collect(struct sfc_result *res, struct shared *sh, int status, bool 
 		res->status = SFC_EXIT_TIMEOUT;
 }
 
+/* init's stack when it shares our memory, and in join mode the first
+ * child's above it, each with a guard page below: mapped for the run, and
+ * unmapped once what ran on it is known to be gone (a run that ends
+ * before init has exited leaves it to the next run, or to our exit). */
+#define VM_STACK (256 * 1024)
+#define VM_GUARD 4096
+static struct {
+	char *base;
+	size_t len;
+	pid_t pid;
+} vm_pending;
+static bool vm_undumpable; /* an init of ours made our memory not dumpable */
+
+static void vm_stack_free(char *base, size_t len, pid_t pid, bool gone)
+{
+	if (!base)
+		return;
+	if (gone) {
+		munmap(base, len);
+		return;
+	}
+	if (vm_pending.base) {
+		/* reaped by us now, or by someone else (ECHILD): gone either way */
+		pid_t w = waitpid(vm_pending.pid, NULL, WNOHANG);
+		if (w == vm_pending.pid || (w < 0 && errno == ECHILD))
+			munmap(vm_pending.base, vm_pending.len);
+	}
+	vm_pending.base = base;
+	vm_pending.len = len;
+	vm_pending.pid = pid;
+}
+
+static char *vm_stack_new(size_t n, size_t *len)
+{
+	char *p;
+
+	*len = n * (VM_GUARD + VM_STACK);
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char *g = p + i * (VM_GUARD + VM_STACK);
+		if (mprotect(g, VM_GUARD, PROT_NONE) < 0) {
+			munmap(p, *len);
+			return NULL;
+		}
+		/* the top, where the frames go, in one call rather than a page
+		 * fault a page (MADV_POPULATE_WRITE, Linux 5.14; else faults) */
+		madvise(g + VM_GUARD + VM_STACK - 32768, 32768, 23 /* MADV_POPULATE_WRITE */);
+	}
+	return p;
+}
+
+/* The first child (init, or in join mode the process that makes it) when
+ * it shares our memory. */
+static int vm_child_main(void *arg)
+{
+	_exit(child_main(arg));
+}
+
 int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 {
 	struct sfc_spec *s = sb->spec;
@@ -798,6 +924,21 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	int fallback_err = 0;
 	int readyp[2] = { -1, -1 }, gop[2] = { -1, -1 };
 	bool netsync = sb->on_netns && sb->layers.netns;
+	/* init shares our memory (CLONE_VM): no page tables to copy, no page
+	 * to copy on write in either process, which is most of what a fork
+	 * costs (on a VM, 0.3-1 ms of a sandbox's start).  It makes the rule
+	 * for both sides: until init's setup is over (the sync pipe: a
+	 * message, or EOF at the payload's execve) the supervisor waits and
+	 * leaves memory alone, except in on_netns, while init waits for it;
+	 * init uses no heap (a timeout may kill it anywhere) and, once the
+	 * supervisor runs again, no C library (init_loop).  With a cgroup of
+	 * its own, init is cloned into it with clone3 and is a copy, as it
+	 * is where there are no raw system calls for init_loop. */
+	bool vm = SFC_RAW_SYSCALL && !sb->cg.active, vm_setup = false;
+	struct shared vm_sh;
+	char *vm_stack = NULL;
+	size_t vm_len = 0;
+	struct child_ctx cc;
 	sigset_t mask, orig;
 	struct shared *sh;
 	unsigned long flags;
@@ -806,7 +947,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	uint64_t deadline = 0, kill_at = 0;
 	bool done = false, exited = false;
 	int status = 0, r = 0;
-	pid_t pid;
+	pid_t pid = -1;
 	ssize_t n;
 
 	if (sb->cg.reexec)
@@ -814,9 +955,16 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	if (sb->layers.fallback)
 		return sfc_fallback_run(sb, e);
 	res->status = 125;
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		return sfc_err(e, errno, "mmap");
+	if (vm) {
+		memset(&vm_sh, 0, sizeof(vm_sh));
+		sh = &vm_sh;
+		if (!(vm_stack = vm_stack_new(sb->join_pidfd >= 0 ? 2 : 1, &vm_len)))
+			return sfc_err(e, errno, "mmap");
+	} else {
+		sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (sh == MAP_FAILED)
+			return sfc_err(e, errno, "mmap");
+	}
 	if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(holdp, O_CLOEXEC) < 0 || pipe2(donep, O_CLOEXEC) < 0 ||
 	    (netsync && (pipe2(readyp, O_CLOEXEC) < 0 || pipe2(gop, O_CLOEXEC) < 0))) {
 		r = sfc_err(e, errno, "pipe");
@@ -838,6 +986,11 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		r = sfc_err(e, errno, "signalfd");
 		goto out;
 	}
+	/* the proxy starts serving when its listening socket arrives (made by
+	 * init's network thread); set up before init exists, which then has
+	 * nothing of ours changing under it */
+	if (sb->proxy && (r = sfc_proxy_attach(sb, proxyp[0], e)) < 0)
+		goto out;
 
 	/* The network namespace is made by a thread of init, in parallel with
 	 * the mounts (see net_thread). */
@@ -849,8 +1002,23 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			goto out;
 		sb->layers.cgroup_path = sb->cg.leaf;
 	}
+	cc = (struct child_ctx){ .sb = sb, .syncw = syncp[1], .donew = donep[1], .holdr = holdp[0],
+				 .proxysock = proxyp[1], .netsync = { readyp[1], gop[0] },
+				 .theirs = { syncp[0], holdp[1], donep[0], sfd, proxyp[0], readyp[0], gop[1], -1 },
+				 .orig = &orig, .sh = sh, .vm = vm, .procfd = -1, .netp = { -1, -1 }, .netfd = -1 };
+	if (vm && sb->join_pidfd >= 0)
+		cc.join_stack = vm_stack + 2 * (VM_GUARD + VM_STACK);
+	/* A sandbox that shared our memory before left it not dumpable (init
+	 * sets that for the memory, which is ours: prctl(2)); until init says
+	 * otherwise, the new one must be able to open its /proc/self files,
+	 * which belong to root while the memory is not dumpable, to write its
+	 * uid and gid maps.  (Nothing of the earlier sandbox but its exiting
+	 * init shares this memory now.) */
+	if (vm && vm_undumpable && prctl(PR_SET_DUMPABLE, 1) == 0)
+		vm_undumpable = false;
+	if (vm)
+		vm_undumpable = true;
 	SFC_TRACE_POINT("s: clone");
-	pid = -1;
 	errno = ENOSYS;
 	if (sb->cg.active) {
 		pid = clone_into_cgroup(flags, sb->cg.inner_fd);
@@ -861,7 +1029,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			goto out;
 		}
 	}
-	if (pid < 0)
+	if (pid < 0 && vm)
+		pid = clone(vm_child_main, vm_stack + VM_GUARD + VM_STACK, (int)(flags | CLONE_VM), &cc);
+	else if (pid < 0)
 		pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
 		char why[512];
@@ -877,19 +1047,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		}
 		goto out;
 	}
-	if (pid == 0) {
-		close(syncp[0]);
-		close(holdp[1]);
-		close(donep[0]);
-		close(sfd);
-		if (proxyp[0] >= 0)
-			close(proxyp[0]);
-		if (netsync) {
-			close(readyp[0]);
-			close(gop[1]);
-		}
-		_exit(child_main(sb, syncp[1], donep[1], holdp[0], proxyp[1], &orig, sh, (int[2]){ readyp[1], gop[0] }));
-	}
+	if (pid == 0)
+		_exit(child_main(&cc));
+	vm_setup = vm;
 	res->pid = pid;
 	if (sb->cg.attach_by_pid) {
 		if ((r = sfc_cgroup_attach(&sb->cg, pid, e)) < 0) {
@@ -920,12 +1080,6 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		close(proxyp[1]);
 		proxyp[1] = -1;
 	}
-	/* the proxy starts serving when its listening socket arrives */
-	if (sb->proxy && (r = sfc_proxy_attach(sb, proxyp[0], e)) < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		goto out;
-	}
 	if (netsync) {
 		char b;
 		close(readyp[1]);
@@ -933,11 +1087,12 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		close(gop[0]);
 		gop[0] = -1;
 		/* EOF: init failed before its network namespace was ready; its
-		 * message is on the sync pipe. */
+		 * message is on the sync pipe.  init waits while on_netns runs. */
 		if (sfc_read_full(readyp[0], &b, 1) == 1) {
 			if ((r = sb->on_netns(sb, pid, sb->hook_data, e)) < 0) {
 				kill(pid, SIGKILL);
 				waitpid(pid, NULL, 0);
+				exited = true;
 				res->duration = sfc_now_mono() - t0;
 				goto out;
 			}
@@ -948,16 +1103,21 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 
 	/* One loop from here to the end: setup errors or execve (EOF) on the
 	 * sync pipe, the end on the done pipe, signals, the timeout (which
-	 * covers setup too), and whatever applets asked to watch. */
+	 * covers setup too), and whatever applets asked to watch.  While init
+	 * sets up in our memory (vm_setup), only the sync pipe and the clock:
+	 * signals wait in the signalfd and watches in their descriptors. */
 	if (s->timeout_ms)
 		deadline = (uint64_t)(t0 * 1000) + s->timeout_ms;
 	while (!done) {
 		struct pollfd pf[3 + SFC_MAX_WATCH];
-		int timeout = -1, npf = 0, isync = -1, iwatch, nwatch;
+		int timeout = -1, npf = 0, isync = -1, idone = -1, iwatch, nwatch = 0;
 		uint64_t now = sfc_now_ms();
 
-		pf[npf++] = (struct pollfd){ sfd, POLLIN, 0 };
-		pf[npf++] = (struct pollfd){ donep[0], POLLIN, 0 };
+		if (!vm_setup) {
+			pf[npf++] = (struct pollfd){ sfd, POLLIN, 0 };
+			idone = npf;
+			pf[npf++] = (struct pollfd){ donep[0], POLLIN, 0 };
+		}
 		if (syncp[0] >= 0) {
 			isync = npf;
 			pf[npf++] = (struct pollfd){ syncp[0], POLLIN, 0 };
@@ -965,7 +1125,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		/* watches added while this round runs (by on_start, a callback)
 		 * are polled from the next round on */
 		iwatch = npf;
-		nwatch = sb->nwatch;
+		if (!vm_setup)
+			nwatch = sb->nwatch;
 		for (int i = 0; i < nwatch; i++)
 			pf[npf++] = (struct pollfd){ sb->watch[i].fd, sb->watch[i].events, 0 };
 		if (kill_at)
@@ -989,11 +1150,14 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			n = sfc_read_full(syncp[0], &msg, sizeof(msg));
 			close(syncp[0]);
 			syncp[0] = -1;
+			vm_setup = false;
 			if (n > 0) {
 				/* the sandbox could not be set up, or the command not run */
 				msg.msg[sizeof(msg.msg) - 1] = 0;
 				r = sfc_err_status(e, msg.status, 0, "%s", msg.msg);
-				waitpid(pid, NULL, 0);
+				if (!exited)
+					waitpid(pid, NULL, 0);
+				exited = true;
 				res->status = msg.status;
 				res->duration = sfc_now_mono() - t0;
 				goto out;
@@ -1002,6 +1166,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 				int st = status;
 				if (!exited)
 					waitpid(pid, &st, 0);
+				exited = true;
 				r = sfc_err(e, 0, "the sandbox failed during setup (%s %d)",
 					    WIFSIGNALED(st) ? "signal" : "status",
 					    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
@@ -1020,9 +1185,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 				sb->watch[i] = sb->watch[--sb->nwatch];
 				break; /* indices shifted: poll again */
 			}
-		if (pf[1].revents && syncp[0] < 0)
+		if (idone >= 0 && pf[idone].revents && syncp[0] < 0)
 			done = true; /* init reaped everything (or died: then SIGCHLD follows) */
-		for (;;) {
+		while (!vm_setup) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				break;
@@ -1058,10 +1223,12 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		sfc_cgroup_collect(&sb->cg, s, res);
 	if (sb->on_done)
 		sb->on_done(sb, sb->done_data);
-	if (!exited)
-		waitpid(pid, NULL, WNOHANG); /* init is tearing down the namespaces */
+	if (!exited && waitpid(pid, NULL, WNOHANG) == pid) /* init may be tearing down the namespaces */
+		exited = true;
 	r = 0;
 out:
+	if (r < 0 && sb->proxy)
+		sfc_proxy_stop(sb); /* attached before the clone */
 	if (sb->cg.leaf || sb->cg.sup) {
 		sfc_cgroup_destroy(&sb->cg);
 		sb->layers.cgroup_path = NULL;
@@ -1082,7 +1249,10 @@ out:
 		if (gop[i] >= 0)
 			close(gop[i]);
 	}
-	munmap(sh, sizeof(*sh));
+	if (vm)
+		vm_stack_free(vm_stack, vm_len, pid, pid < 0 || exited);
+	else
+		munmap(sh, sizeof(*sh));
 	if (fallback_err) {
 		/* user namespaces failed only now; the user allowed a weaker run */
 		if ((r = sfc_fallback_prepare(sb, fallback_err, e)) < 0)
