@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,10 +100,25 @@ static int install(const char *dir)
 	return status;
 }
 
+/* The stack a start uses, in one call rather than a page fault a page:
+ * on a VM a fault costs ~10 us (a start takes ~8 of them), making 16
+ * pages present at once ~10 us in all (MADV_POPULATE_WRITE, Linux 5.14;
+ * older kernels refuse it and the pages fault in as they would).  The
+ * exec'd stack's mapping reaches 128 KiB below its top already. */
+static void populate_stack(void)
+{
+	char here;
+	uintptr_t top = ((uintptr_t)&here) & ~(uintptr_t)4095;
+
+	madvise((void *)(top - 64 * 1024), 64 * 1024, 23 /* MADV_POPULATE_WRITE */);
+}
+
 int main(int argc, char **argv)
 {
 	const char *base = strrchr(argv[0], '/');
 	const struct applet *a;
+
+	populate_stack();
 
 	base = base ? base + 1 : argv[0];
 	if (!strncmp(base, "sefaca-", 7)) {

@@ -913,6 +913,7 @@ static char *vm_stack_new(size_t n, size_t *len)
  * it shares our memory. */
 static int vm_child_main(void *arg)
 {
+	SFC_TRACE_POINT("i: entry");
 	_exit(child_main(arg));
 }
 
@@ -1049,6 +1050,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	}
 	if (pid == 0)
 		_exit(child_main(&cc));
+	SFC_TRACE_POINT("s: cloned");
 	vm_setup = vm;
 	res->pid = pid;
 	if (sb->cg.attach_by_pid) {
