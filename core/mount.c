@@ -413,28 +413,30 @@ int sfc_mount_plan_for_run(const struct sfc_spec *s, bool new_netns, struct sfc_
 struct apply_ctx {
 	int oldroot; /* host root, after the first pivot_root */
 	int newroot; /* the root being built */
-	int empty;   /* an empty read-only file, to hide files behind */
-	int emptydir; /* an empty directory, to hide directories behind (read-only binds) */
+	int empty;   /* an empty file, to hide files behind (on a read-only mount) */
+	int emptydir; /* an empty directory, to hide directories behind (likewise) */
 	int final_ro[64];
 	int nfinal;
-	bool image_root; /* the root's tree comes from an image (overlay or directory) */
+	/* a procfs of the sandbox's own pid namespace: its self/fd/N names
+	 * what descriptor N was opened at, for mount(2) (see fdpath) */
+	const char *proc;
 	struct sfc_error *e;
 };
 
 /* Open (creating as needed) DST beneath ROOT without following symlinks:
  * a mount target must never be redirected, whatever the trees we bound
- * in contain.  Returns an O_PATH fd. */
+ * in contain.  Returns an O_PATH fd (or, for a file it created, the
+ * descriptor it created it with). */
 static int make_target(int root, const char *dst, bool dir, struct sfc_error *e)
 {
-	_cleanup_close_ int cur = -1;
 	const char *p = dst;
-	int fd;
+	int fd, nfd, cur = root;
 
 	fd = sfc_openat2(root, dst[1] ? dst + 1 : ".", O_PATH | O_CLOEXEC | O_NOFOLLOW,
 			 SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
 	if (fd >= 0) {
 		struct stat st;
-		if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode) != dir) {
+		if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode) != dir || (!dir && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) {
 			close(fd);
 			return sfc_err(e, ENOTDIR, "mount target %s is a %s", dst, dir ? "file" : "directory");
 		}
@@ -445,133 +447,144 @@ static int make_target(int root, const char *dst, bool dir, struct sfc_error *e)
 	if (errno != ENOENT)
 		return sfc_err(e, errno, "mount target %s", dst);
 
-	cur = fcntl(root, F_DUPFD_CLOEXEC, 3);
+	/* Create what is missing a component at a time: mkdirat and O_CREAT
+	 * with O_EXCL never follow a symlink in the last component, and each
+	 * directory is opened with O_NOFOLLOW before we go into it. */
 	while (*p) {
 		char name[NAME_MAX + 1];
 		size_t n;
 		bool last;
-		int nfd;
 
 		while (*p == '/')
 			p++;
 		n = strcspn(p, "/");
 		if (!n)
 			break;
-		if (n > NAME_MAX)
-			return sfc_err(e, ENAMETOOLONG, "mount target %s", dst);
+		if (n > NAME_MAX) {
+			nfd = sfc_err(e, ENAMETOOLONG, "mount target %s", dst);
+			goto out;
+		}
 		memcpy(name, p, n);
 		name[n] = 0;
 		p += n;
 		while (*p == '/')
 			p++;
 		last = !*p;
-		nfd = openat(cur, name, O_PATH | O_CLOEXEC | O_NOFOLLOW | (last && !dir ? 0 : O_DIRECTORY));
-		if (nfd < 0 && errno == ENOENT) {
-			if (last && !dir) {
-				int c = openat(cur, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
-				if (c < 0)
-					return sfc_err(e, errno, "create mount point %s", dst);
-				close(c);
-			} else if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST) {
-				return sfc_err(e, errno, "create mount point %s", dst);
-			}
-			nfd = openat(cur, name, O_PATH | O_CLOEXEC | O_NOFOLLOW | (last && !dir ? 0 : O_DIRECTORY));
-		}
-		if (nfd < 0)
-			return sfc_err(e, errno == ENOTDIR ? ELOOP : errno, "mount target %s", dst);
 		if (last && !dir) {
-			struct stat st;
-			if (fstat(nfd, &st) < 0 || !S_ISREG(st.st_mode) ) {
-				if (!S_ISCHR(st.st_mode)) {
+			nfd = openat(cur, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+			if (nfd < 0 && errno == EEXIST) {
+				struct stat st;
+				nfd = openat(cur, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+				if (nfd >= 0 && (fstat(nfd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)))) {
 					close(nfd);
-					return sfc_err(e, ELOOP, "mount target %s is not a plain file", dst);
+					nfd = sfc_err(e, ELOOP, "mount target %s is not a plain file", dst);
+					goto out;
 				}
 			}
+		} else {
+			if (mkdirat(cur, name, 0755) < 0 && errno != EEXIST) {
+				nfd = sfc_err(e, errno, "create mount point %s", dst);
+				goto out;
+			}
+			nfd = openat(cur, name, O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
 		}
-		close(cur);
+		if (nfd < 0) {
+			nfd = sfc_err(e, errno == ENOTDIR ? ELOOP : errno, "mount target %s", dst);
+			goto out;
+		}
+		if (cur != root)
+			close(cur);
 		cur = nfd;
 	}
-	return sfc_steal_fd(&cur);
+	return cur == root ? sfc_err(e, EEXIST, "mount target %s", dst) : cur;
+out:
+	if (cur != root)
+		close(cur);
+	return nfd;
 }
 
-static int attach(int tree, int target, const char *what, struct sfc_error *e)
+/* Mounts are made with mount(2) on descriptors opened without following
+ * symlinks (make_target, open_src), named through /proc/self/fd/N: the
+ * kernel follows such a link to exactly the object the descriptor holds
+ * (as bubblewrap does).  Not with the new mount API's detached trees
+ * (open_tree, fsmount, move_mount): each of those is an anonymous mount
+ * namespace to make and to free, which measured 10-40 us a mount on a VM
+ * against 2-4 us for mount(2) -- most of a sandbox's mount tree.  What
+ * the new API is still used for: mount_setattr (recursive read-only). */
+static const char *fdpath(const struct apply_ctx *c, char *buf, size_t len, int fd)
 {
-	if (sfc_move_mount(tree, "", target, "", SFC_MOVE_MOUNT_F_EMPTY_PATH | SFC_MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		return sfc_err(e, errno, "mount %s", what);
+	snprintf(buf, len, "%s/self/fd/%d", c->proc, fd);
+	return buf;
+}
+
+/* Bind SRC_FD's tree (REC: with its submounts) onto TARGET; then, with
+ * ATTRS, set them on what was bound, submounts included, looked up again
+ * as DIRFD/PATH (TARGET is the directory under the new mount). */
+static int bind_fd(struct apply_ctx *c, int src_fd, int target, bool rec, uint64_t attrs, int dirfd, const char *path,
+		   const char *what)
+{
+	char s[64], t[64];
+	_cleanup_close_ int m = -1;
+
+	if (mount(fdpath(c, s, sizeof(s), src_fd), fdpath(c, t, sizeof(t), target), NULL, MS_BIND | (rec ? MS_REC : 0),
+		  NULL) < 0)
+		return sfc_err(c->e, errno, "bind %s", what);
+	if (!attrs)
+		return 0;
+	/* Read-only is applied to the whole tree, submounts included
+	 * (SECURITY.md 4), before anything runs in the sandbox.  Inside our
+	 * user namespace the payload could clear it only with CAP_SYS_ADMIN
+	 * and the mount syscalls, both gone before it runs; a nested namespace
+	 * it makes sees these flags locked. */
+	m = sfc_openat2(dirfd, path[0] ? path : ".", O_PATH | O_CLOEXEC | O_NOFOLLOW,
+			SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	if (m < 0)
+		return sfc_err(c->e, errno, "reopen %s", what);
+	if (sfc_mount_setattr(m, "", AT_EMPTY_PATH | (rec ? SFC_AT_RECURSIVE : 0), attrs, 0) < 0) {
+		if (errno == ENOSYS)
+			return sfc_err(c->e, ENOSYS, "mount_setattr (sefaca needs Linux 5.12 or later)");
+		return sfc_err(c->e, errno, "set mount flags on %s", what);
+	}
 	return 0;
 }
 
-/* Bind SRC_FD's tree onto TARGET with ATTRS set recursively (unless NOREC). */
-static int bind_fd(int src_fd, int target, bool rec, uint64_t attrs, const char *what, struct sfc_error *e)
+/* A new filesystem instance of TYPE on TARGET. */
+static int mount_fs(struct apply_ctx *c, const char *type, int target, unsigned long flags, const char *data,
+		    const char *what)
 {
-	_cleanup_close_ int tree = sfc_open_tree(src_fd, "", SFC_OPEN_TREE_CLONE | SFC_OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-							      (rec ? SFC_AT_RECURSIVE : 0));
-	if (tree < 0) {
-		if (errno == ENOSYS)
-			return sfc_err(e, ENOSYS, "open_tree (sefaca needs Linux 5.12 or later)");
-		return sfc_err(e, errno, "bind %s", what);
-	}
-	/* Read-only is applied to the whole detached tree before it becomes
-	 * visible: submounts included (SECURITY.md 4).  Inside our user
-	 * namespace the payload could clear it only with CAP_SYS_ADMIN and the
-	 * mount syscalls, both gone before it runs; a nested namespace it makes
-	 * sees these flags locked. */
-	if (attrs && sfc_mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? SFC_AT_RECURSIVE : 0), attrs, 0) < 0) {
-		if (errno == ENOSYS)
-			return sfc_err(e, ENOSYS, "mount_setattr (sefaca needs Linux 5.12 or later)");
-		return sfc_err(e, errno, "set mount flags on %s", what);
-	}
-	return attach(tree, target, what, e);
-}
+	char t[64];
 
-/* A new filesystem instance as a detached mount. */
-static int new_fs(const char *type, const char *const *opts, uint64_t attrs, const char *what, struct sfc_error *e)
-{
-	_cleanup_close_ int fs = sfc_fsopen(type, SFC_FSOPEN_CLOEXEC);
-	int mnt;
-
-	if (fs < 0) {
-		if (errno == ENOSYS)
-			return sfc_err(e, ENOSYS, "fsopen (sefaca needs Linux 5.12 or later)");
-		return sfc_err(e, errno, "mount %s on %s", type, what);
-	}
-	for (; opts && opts[0]; opts += 2) {
-		int r = opts[1] ? sfc_fsconfig(fs, SFC_FSCONFIG_SET_STRING, opts[0], opts[1], 0)
-				: sfc_fsconfig(fs, SFC_FSCONFIG_SET_FLAG, opts[0], NULL, 0);
-		if (r < 0)
-			return sfc_err(e, errno, "mount %s on %s: option %s", type, what, opts[0]);
-	}
-	if (sfc_fsconfig(fs, SFC_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+	if (mount(type, fdpath(c, t, sizeof(t), target), type, flags, data) < 0) {
 		if (!strcmp(type, "proc") && errno == EPERM)
-			return sfc_err(e, EPERM, "mount a new /proc (the kernel refuses when the host's /proc is partly "
-						 "covered, as in some containers)");
-		return sfc_err(e, errno, "mount %s on %s", type, what);
+			return sfc_err(c->e, EPERM, "mount a new /proc (the kernel refuses when the host's /proc is partly "
+						    "covered, as in some containers)");
+		return sfc_err(c->e, errno, "mount %s on %s", type, what);
 	}
-	mnt = sfc_fsmount(fs, SFC_FSMOUNT_CLOEXEC, attrs);
-	if (mnt < 0)
-		return sfc_err(e, errno, "mount %s on %s", type, what);
-	return mnt;
+	return 0;
 }
 
-static int do_tmpfs(struct apply_ctx *c, int target, const char *what, uint64_t size, unsigned mode, bool final_ro)
+/* A tmpfs on TARGET, which is DST of the new root; FINAL_RO: made
+ * read-only once every mount point in it exists. */
+static int do_tmpfs(struct apply_ctx *c, int target, const char *dst, uint64_t size, unsigned mode, bool final_ro)
 {
-	char modes[16], sizes[32];
-	const char *opts[] = { "mode", modes, size ? "size" : NULL, sizes, NULL, NULL };
-	_cleanup_close_ int mnt = -1;
-	int r;
+	char data[64];
+	int r, m;
 
-	snprintf(modes, sizeof(modes), "%o", mode);
-	snprintf(sizes, sizeof(sizes), "%llu", (unsigned long long)size);
-	mnt = new_fs("tmpfs", opts, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, what, c->e);
-	if (mnt < 0)
-		return mnt;
-	if ((r = attach(mnt, target, what, c->e)) < 0)
+	if (size)
+		snprintf(data, sizeof(data), "mode=%o,size=%llu", mode, (unsigned long long)size);
+	else
+		snprintf(data, sizeof(data), "mode=%o", mode);
+	if ((r = mount_fs(c, "tmpfs", target, MS_NOSUID | MS_NODEV, data, dst)) < 0)
 		return r;
-	if (final_ro) {
-		if (c->nfinal == (int)SFC_ARRAY_SIZE(c->final_ro))
-			return sfc_err(c->e, E2BIG, "too many read-only tmpfs mounts");
-		c->final_ro[c->nfinal++] = sfc_steal_fd(&mnt);
-	}
+	if (!final_ro)
+		return 0;
+	if (c->nfinal == (int)SFC_ARRAY_SIZE(c->final_ro))
+		return sfc_err(c->e, E2BIG, "too many read-only tmpfs mounts");
+	m = sfc_openat2(c->newroot, dst[1] ? dst + 1 : ".", O_PATH | O_CLOEXEC | O_NOFOLLOW,
+			SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	if (m < 0)
+		return sfc_err(c->e, errno, "reopen %s", dst);
+	c->final_ro[c->nfinal++] = m;
 	return 0;
 }
 
@@ -605,20 +618,13 @@ static int op_bind(struct apply_ctx *c, const struct sfc_mop *m)
 		attrs |= SFC_MOUNT_ATTR_RDONLY;
 	if (!(m->flags & SFC_MOP_DEVICES))
 		attrs |= SFC_MOUNT_ATTR_NODEV;
-	return bind_fd(src, dst, !(m->flags & SFC_MOP_NOREC), attrs, m->dst, c->e);
+	return bind_fd(c, src, dst, !(m->flags & SFC_MOP_NOREC), attrs, c->newroot, m->dst + 1, m->dst);
 }
 
-/* Hide NAME beneath DIRFD.  With ONLY_OPEN, entries that only their owner
- * (the host's root, unmapped here) can open are left alone: the kernel's
- * permission check already keeps the payload out, and a mount less per
- * entry is start-up time saved. */
-static int hide_at2(struct apply_ctx *c, int dirfd, const char *name, const char *what, bool only_open);
+/* Hide NAME beneath DIRFD behind the empty file or directory, whose
+ * read-only, nosuid, nodev, noexec mount the bind inherits (one mount(2)
+ * and no mount_setattr a hidden path). */
 static int hide_at(struct apply_ctx *c, int dirfd, const char *name, const char *what)
-{
-	return hide_at2(c, dirfd, name, what, false);
-}
-
-static int hide_at2(struct apply_ctx *c, int dirfd, const char *name, const char *what, bool only_open)
 {
 	_cleanup_close_ int t = sfc_openat2(dirfd, name, O_PATH | O_CLOEXEC | O_NOFOLLOW,
 					    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
@@ -628,21 +634,9 @@ static int hide_at2(struct apply_ctx *c, int dirfd, const char *name, const char
 		return errno == ENOENT ? 0 : sfc_err(c->e, errno, "hide %s", what);
 	if (fstat(t, &st) < 0)
 		return sfc_err(c->e, errno, "hide %s", what);
-	if (only_open && st.st_uid != getuid() && !(st.st_mode & (S_IROTH | S_IWOTH)))
-		return 0;
-	/* A read-only bind of one empty directory: two system calls, where a
-	 * tmpfs of its own per hidden directory costs a superblock to make
-	 * and to tear down (~60 us each on a VM). */
-	if (S_ISDIR(st.st_mode) && c->emptydir >= 0)
-		return bind_fd(c->emptydir, t, false,
-			       SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC,
-			       what, c->e);
-	if (S_ISDIR(st.st_mode))
-		return do_tmpfs(c, t, what, 4096, 0755, true);
 	if (S_ISLNK(st.st_mode))
 		return sfc_err(c->e, ELOOP, "hide %s: it is a symlink", what);
-	return bind_fd(c->empty, t, false, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, what,
-		       c->e);
+	return bind_fd(c, S_ISDIR(st.st_mode) ? c->emptydir : c->empty, t, false, 0, -1, "", what);
 }
 
 static int op_hide(struct apply_ctx *c, const struct sfc_mop *m)
@@ -672,6 +666,10 @@ static int op_symlink(struct apply_ctx *c, const struct sfc_mop *m)
 
 	if (!parent)
 		return sfc_err(c->e, ENAMETOOLONG, "symlink %s", m->dst);
+	if (!strcmp(parent, "/")) /* the new root itself: no lookup to make */
+		return symlinkat(m->src, c->newroot, base) < 0 && errno != EEXIST && !(m->flags & SFC_MOP_OPTIONAL)
+			       ? sfc_err(c->e, errno, "symlink %s", m->dst)
+			       : 0;
 	if ((pfd = make_target(c->newroot, parent, true, c->e)) < 0)
 		return (m->flags & SFC_MOP_OPTIONAL) ? 0 : pfd;
 	/* an O_PATH directory fd serves as the dirfd of *at() calls */
@@ -680,12 +678,14 @@ static int op_symlink(struct apply_ctx *c, const struct sfc_mop *m)
 	return 0;
 }
 
-/* /proc entries that leak host information or reach kernel knobs. */
+/* /proc entries that leak host information or reach kernel knobs; the
+ * last ones are directories. */
 static const char *const proc_masked[] = {
 	"kcore", "keys", "key-users", "timer_list", "timer_stats", "sched_debug", "latency_stats", "kallsyms",
 	"kpagecount", "kpageflags", "kpagecgroup", "vmallocinfo", "acpi", "scsi", "asound", "driver",
 	NULL,
 };
+#define PROC_MASKED_DIRS 12 /* proc_masked[12...] */
 /* Read-only, for a payload that is uid 0 inside: /proc/sys/user and
  * /proc/sys/net of its own namespaces belong to that uid, and
  * user.max_user_namespaces must not be raised from inside (SECURITY.md 13).
@@ -693,7 +693,7 @@ static const char *const proc_masked[] = {
  * irq, bus) is closed to us by the host's ownership already. */
 static const char *const proc_readonly[] = { "sys", NULL };
 
-static int proc_readonly_binds(int mnt, struct sfc_error *e)
+static int proc_readonly_binds(struct apply_ctx *c, int mnt)
 {
 	int r;
 
@@ -702,8 +702,8 @@ static int proc_readonly_binds(int mnt, struct sfc_error *e)
 						    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
 		if (t < 0)
 			continue;
-		if ((r = bind_fd(t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
-				 e)) < 0)
+		if ((r = bind_fd(c, t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, mnt,
+				 *p, *p)) < 0)
 			return r;
 	}
 	return 0;
@@ -712,59 +712,66 @@ static int proc_readonly_binds(int mnt, struct sfc_error *e)
 static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
 {
 	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), mnt = -1;
+	struct statfs sf;
 	int r;
 
 	if (dst < 0)
 		return dst;
-	mnt = new_fs("proc", NULL, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC, m->dst, c->e);
-	if (mnt < 0)
-		return mnt;
-	if ((r = attach(mnt, dst, m->dst, c->e)) < 0)
+	if ((r = mount_fs(c, "proc", dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, m->dst)) < 0)
 		return r;
 	/* What the payload will find at /proc must be the procfs we just
 	 * mounted, looked up again by name and without following symlinks: an
 	 * image whose /proc is a symlink (to a host path, or to a directory it
 	 * can write) would otherwise redirect the masks, or let fake proc
-	 * files steer the runtime (runc CVE-2019-16884, CVE-2019-19921).  Only
-	 * where an image made the tree (a tmpfs root is ours, the host's is
-	 * the host's): sefaca-run's start pays nothing for it. */
-	if (c->image_root) {
-		_cleanup_close_ int chk = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-						      SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
-		struct statfs sf;
-		if (chk < 0 || fstatfs(chk, &sf) < 0)
-			return sfc_err(c->e, errno == EXDEV ? ELOOP : errno, "check %s", m->dst);
-		if (sf.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */)
-			return sfc_err(c->e, 0, "%s is not the procfs just mounted (filesystem type 0x%lx); refusing",
-				       m->dst, (unsigned long)sf.f_type);
-	}
-	for (const char *const *p = proc_masked; *p; p++)
-		if ((r = hide_at2(c, mnt, *p, *p, true)) < 0)
+	 * files steer the runtime (runc CVE-2019-16884, CVE-2019-19921). */
+	mnt = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+			  SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	if (mnt < 0 || fstatfs(mnt, &sf) < 0)
+		return sfc_err(c->e, errno == EXDEV ? ELOOP : errno, "check %s", m->dst);
+	if (sf.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */)
+		return sfc_err(c->e, 0, "%s is not the procfs just mounted (filesystem type 0x%lx); refusing", m->dst,
+			       (unsigned long)sf.f_type);
+	/* Each mask is one mount(2), onto the entry named beneath the procfs
+	 * we just checked (its root holds no symlinks but self, thread-self,
+	 * mounts and net): an entry this kernel lacks fails with ENOENT.  One
+	 * of another type than expected goes the long way (hide_at). */
+	for (int i = 0; proc_masked[i]; i++) {
+		char from[64], to[96];
+		snprintf(to, sizeof(to), "%s/self/fd/%d/%s", c->proc, mnt, proc_masked[i]);
+		if (mount(fdpath(c, from, sizeof(from), i < PROC_MASKED_DIRS ? c->empty : c->emptydir), to, NULL, MS_BIND,
+			  NULL) == 0 || errno == ENOENT)
+			continue;
+		if (errno != ENOTDIR && errno != EISDIR)
+			return sfc_err(c->e, errno, "hide /proc/%s", proc_masked[i]);
+		if ((r = hide_at(c, mnt, proc_masked[i], proc_masked[i])) < 0)
 			return r;
-	return proc_readonly_binds(mnt, c->e);
+	}
+	return proc_readonly_binds(c, mnt);
 }
 
 /* Join mode: a process that made a pid namespace of its own inside another
  * sandbox (and a mount namespace, unshared by the caller) gets a /proc of
  * that pid namespace, over the one it found, with the same entries
- * masked: those are binds of an empty file or directory, recognised by
- * their device, and cloned onto the new instance.  Without this, getpid()
- * and /proc/PID would name different processes (ps, /proc/$$, sanitizers
- * read the wrong one). */
+ * masked: those are binds of an empty file or directory on a read-only
+ * mount, recognised by their device, and bound again onto the new
+ * instance (inheriting read-only).  Without this, getpid() and /proc/PID
+ * would name different processes (ps, /proc/$$, sanitizers read the wrong
+ * one). */
 int sfc_mount_proc_again(struct sfc_error *e)
 {
-	_cleanup_close_ int old = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), mnt = -1;
+	_cleanup_close_ int old = openat(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), mnt = -1;
+	struct apply_ctx c = { .e = e, .proc = "/proc" };
 	struct stat pst, st;
 	int r;
 
 	if (old < 0 || fstat(old, &pst) < 0)
 		return sfc_err(e, errno, "/proc");
-	mnt = new_fs("proc", NULL, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC, "/proc", e);
-	if (mnt < 0)
-		return mnt;
-	/* on top of the old one, which OLD still reaches (with its masks) */
-	if ((r = attach(mnt, old, "/proc", e)) < 0)
-		return r;
+	/* on top of the old one, which OLD still reaches (with its masks); from
+	 * here on /proc/self is us, for fdpath */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return sfc_err(e, errno, "mount proc on /proc");
+	if ((mnt = openat(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return sfc_err(e, errno, "/proc");
 	for (const char *const *p = proc_masked; *p; p++) {
 		_cleanup_close_ int from = -1, to = -1;
 		if (fstatat(old, *p, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev == pst.st_dev)
@@ -775,28 +782,21 @@ int sfc_mount_proc_again(struct sfc_error *e)
 			return sfc_err(e, errno, "/proc/%s", *p);
 		if (to < 0) /* gone from the new instance: nothing to cover */
 			continue;
-		if ((r = bind_fd(from, to, false, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, *p,
-				 e)) < 0)
+		if ((r = bind_fd(&c, from, to, false, 0, -1, "", *p)) < 0)
 			return r;
 	}
-	return proc_readonly_binds(mnt, e);
+	return proc_readonly_binds(&c, mnt);
 }
 
-static int sys_firmware_hide(int sysfd, struct sfc_error *e)
+static int sys_firmware_hide(struct apply_ctx *c, int sysfd)
 {
 	/* /sys/firmware: ACPI tables, DMI, EFI variables of the host */
-	const char *opts[] = { "mode", "755", "size", "4096", NULL, NULL };
 	_cleanup_close_ int t = sfc_openat2(sysfd, "firmware", O_PATH | O_CLOEXEC | O_NOFOLLOW,
 					    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
-	_cleanup_close_ int mnt = -1;
 
 	if (t < 0)
 		return 0;
-	mnt = new_fs("tmpfs", opts, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, "/sys/firmware",
-		     e);
-	if (mnt < 0)
-		return mnt;
-	return attach(mnt, t, "/sys/firmware", e);
+	return mount_fs(c, "tmpfs", t, MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755,size=4096", "/sys/firmware");
 }
 
 static int op_sys(struct apply_ctx *c, const struct sfc_mop *m, bool fresh)
@@ -811,28 +811,25 @@ static int op_sys(struct apply_ctx *c, const struct sfc_mop *m, bool fresh)
 	 * visible (the host's, until the old root goes).  Sharing the host's
 	 * network we bind the host's /sys instead, without submounts. */
 	if (fresh) {
-		_cleanup_close_ int mnt = new_fs("sysfs", NULL, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID |
-								    SFC_MOUNT_ATTR_NODEV | SFC_MOUNT_ATTR_NOEXEC, "/sys", c->e);
-		if (mnt < 0)
-			return mnt;
-		if ((r = attach(mnt, dst, "/sys", c->e)) < 0)
+		if ((r = mount_fs(c, "sysfs", dst, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/sys")) < 0)
 			return r;
-		return sys_firmware_hide(mnt, c->e);
+	} else {
+		/* Recursive: the kernel will not clone a mount without the
+		 * submounts locked over it.  The host's cgroup hierarchies under
+		 * it are covered. */
+		if ((src = open_src(c, "/sys")) < 0)
+			return 0; /* no /sys on the host: none inside either */
+		if ((r = bind_fd(c, src, dst, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV,
+				 c->newroot, m->dst + 1, m->dst)) < 0)
+			return r;
 	}
-	/* Recursive: the kernel will not clone a mount without the submounts
-	 * locked over it.  The host's cgroup hierarchies under it are covered. */
-	if ((src = open_src(c, "/sys")) < 0)
-		return 0; /* no /sys on the host: none inside either */
-	if ((r = bind_fd(src, dst, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, m->dst,
-			 c->e)) < 0)
-		return r;
 	close(dst);
 	dst = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_CLOEXEC, SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
 	if (dst < 0)
 		return sfc_err(c->e, errno, "reopen %s", m->dst);
-	if ((r = hide_at(c, dst, "fs/cgroup", "/sys/fs/cgroup")) < 0)
+	if (!fresh && (r = hide_at(c, dst, "fs/cgroup", "/sys/fs/cgroup")) < 0)
 		return r;
-	return sys_firmware_hide(dst, c->e);
+	return sys_firmware_hide(c, dst);
 }
 
 static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
@@ -842,38 +839,35 @@ static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
 		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
 		{ "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
 	};
-	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), dev = -1, mnt = -1;
+	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), dev = -1;
 	int r;
 
 	if (dst < 0)
 		return dst;
-	{
-		const char *opts[] = { "mode", "755", "size", "65536", NULL, NULL };
-		if ((mnt = new_fs("tmpfs", opts, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NOEXEC, m->dst, c->e)) < 0)
-			return mnt;
-		if ((r = attach(mnt, dst, m->dst, c->e)) < 0)
-			return r;
-	}
+	if ((r = mount_fs(c, "tmpfs", dst, MS_NOSUID | MS_NOEXEC, "mode=755,size=65536", m->dst)) < 0)
+		return r;
 	/* the mount's root, as the dirfd to create entries in */
-	if ((dev = fcntl(mnt, F_DUPFD_CLOEXEC, 3)) < 0)
+	dev = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+			  SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	if (dev < 0)
 		return sfc_err(c->e, errno, "open %s", m->dst);
 	for (const char *const *n = nodes; *n; n++) {
-		char hp[32];
-		_cleanup_close_ int src = -1, t = -1;
-		int f;
+		char from[96], to[96];
+		int t;
 
-		snprintf(hp, sizeof(hp), "/dev/%s", *n);
-		src = open_src(c, hp);
-		if (src < 0)
-			continue;
-		f = openat(dev, *n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-		if (f < 0)
+		/* the host's node (what the caller sees as /dev/NAME), onto a file
+		 * made in our fresh tmpfs; nosuid and noexec mean nothing on a
+		 * device node, and no other node is reachable there */
+		snprintf(from, sizeof(from), "%s/self/fd/%d/dev/%s", c->proc, c->oldroot, *n);
+		snprintf(to, sizeof(to), "%s/self/fd/%d/%s", c->proc, dev, *n);
+		if ((t = openat(dev, *n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666)) < 0)
 			return sfc_err(c->e, errno, "create /dev/%s", *n);
-		close(f);
-		if ((t = openat(dev, *n, O_PATH | O_CLOEXEC | O_NOFOLLOW)) < 0)
-			return sfc_err(c->e, errno, "open /dev/%s", *n);
-		if ((r = bind_fd(src, t, false, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NOEXEC, hp, c->e)) < 0)
-			return r;
+		close(t);
+		if (mount(from, to, NULL, MS_BIND, NULL) < 0) {
+			if (errno != ENOENT) /* the host lacks it: so does the sandbox */
+				return sfc_err(c->e, errno, "bind /dev/%s", *n);
+			unlinkat(dev, *n, 0);
+		}
 	}
 	for (size_t i = 0; i < SFC_ARRAY_SIZE(links); i++)
 		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
@@ -883,15 +877,11 @@ static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
 	{
 		/* A private devpts instance: the payload's ptys are its own and it
 		 * cannot reach the host's (nor the caller's terminal through them). */
-		const char *opts[] = { "newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL, NULL };
-		_cleanup_close_ int pts = new_fs("devpts", opts, SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NOEXEC, "/dev/pts",
-						 c->e);
 		_cleanup_close_ int t = openat(dev, "pts", O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
-		if (pts < 0)
-			return pts;
 		if (t < 0)
 			return sfc_err(c->e, errno, "open /dev/pts");
-		if ((r = attach(pts, t, "/dev/pts", c->e)) < 0)
+		if ((r = mount_fs(c, "devpts", t, MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+				  "/dev/pts")) < 0)
 			return r;
 	}
 	{
@@ -901,11 +891,9 @@ static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
 		if ((r = do_tmpfs(c, t, "/dev/shm", m->size, 01777, false)) < 0)
 			return r;
 	}
-	close(dev);
-	dev = -1;
 	if (c->nfinal == (int)SFC_ARRAY_SIZE(c->final_ro))
 		return sfc_err(c->e, E2BIG, "too many read-only tmpfs mounts");
-	c->final_ro[c->nfinal++] = sfc_steal_fd(&mnt);
+	c->final_ro[c->nfinal++] = sfc_steal_fd(&dev);
 	return 0;
 }
 
@@ -1005,14 +993,14 @@ static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 	if (p->root_ro || (!p->upperdir && !p->upper_tmpfs)) {
 		/* no upper directory: the mount points live in a layer of their own */
 		int mp;
-		if (mkdir("/mountpoints", 0755) < 0 || (mp = open("/mountpoints", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (mkdir("/mountpoints", 0755) < 0 || (mp = openat(AT_FDCWD, "/mountpoints", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			r = sfc_err(c->e, errno, "prepare mount points");
 			goto out;
 		}
 		fds[nfds++] = mp;
 		if ((r = make_mountpoints(c, p, mp)) < 0)
 			goto out;
-		OVL_APPEND("/oldroot/proc/self/fd/%d:", mp);
+		OVL_APPEND("%s/self/fd/%d:", c->proc, mp);
 	}
 	for (size_t i = 0; i < p->lowerdirs.n; i++) {
 		int fd = open_src(c, p->lowerdirs.v[i]);
@@ -1021,7 +1009,7 @@ static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 			goto out;
 		}
 		fds[nfds++] = fd;
-		OVL_APPEND("%s/oldroot/proc/self/fd/%d", i ? ":" : "", fd);
+		OVL_APPEND("%s%s/self/fd/%d", i ? ":" : "", c->proc, fd);
 	}
 	if (!p->root_ro && p->upper_tmpfs) {
 		/* a throw-away writable layer (run --rm): nothing on disk to create
@@ -1042,7 +1030,7 @@ static int mount_overlay(struct apply_ctx *c, const struct sfc_mount_plan *p)
 		}
 		fds[nfds++] = u;
 		fds[nfds++] = w;
-		OVL_APPEND(",upperdir=/oldroot/proc/self/fd/%d,workdir=/oldroot/proc/self/fd/%d", u, w);
+		OVL_APPEND(",upperdir=%s/self/fd/%d,workdir=%s/self/fd/%d", c->proc, u, c->proc, w);
 	} else {
 		flags |= MS_RDONLY;
 	}
@@ -1062,7 +1050,7 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 {
 	const struct sfc_mop *sys = NULL;
 	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .emptydir = -1, .e = e,
-			       .image_root = p->root == SFC_ROOT_OVERLAY || p->root == SFC_ROOT_DIR };
+			       .proc = "/fdproc" };
 	int r = -EINVAL;
 
 	/* Nothing we mount may propagate back to the host (SECURITY.md 3). */
@@ -1076,14 +1064,25 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
 		  p->root == SFC_ROOT_OVERLAY && p->upper_tmpfs && !p->root_ro ? "mode=0700" : "mode=0700,size=65536") < 0)
 		return sfc_err(e, errno, "mount scratch tmpfs");
-	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0 || mkdir("emptydir", 0755) < 0)
+	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0 || mkdir("ro", 0755) < 0 ||
+	    mkdir("ro/emptydir", 0755) < 0 || mkdir("fdproc", 0555) < 0)
 		return sfc_err(e, errno, "prepare scratch tmpfs");
 	{
-		int f = open("empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		int f = openat(AT_FDCWD, "ro/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 		if (f < 0)
 			return sfc_err(e, errno, "prepare scratch tmpfs");
 		close(f);
 	}
+	/* What hides paths, on a mount of its own that every bind of it
+	 * inherits: read-only, nosuid, nodev, noexec. */
+	if (mount("ro", "ro", NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, "ro", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return sfc_err(e, errno, "prepare scratch tmpfs");
+	/* A procfs of the sandbox's pid namespace, for fdpath's self/fd/N:
+	 * ours whatever the host's /proc belongs to. */
+	if (mount("proc", "fdproc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return sfc_err(e, errno, "mount proc (the kernel refuses when the host's /proc is partly covered, as in "
+					 "some containers)");
 	if (p->root == SFC_ROOT_TMPFS &&
 	    mount("tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 		return sfc_err(e, errno, "mount the new root");
@@ -1095,28 +1094,28 @@ int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void 
 	if (chdir("/") < 0)
 		return sfc_err(e, errno, "chdir /");
 	SFC_TRACE_POINT("m: first pivot");
-	if ((c.oldroot = open("/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (c.empty = open("/empty", O_PATH | O_CLOEXEC)) < 0 ||
-	    (c.emptydir = open("/emptydir", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((c.oldroot = openat(AT_FDCWD, "/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (c.empty = openat(AT_FDCWD, "/ro/empty", O_PATH | O_CLOEXEC)) < 0 ||
+	    (c.emptydir = openat(AT_FDCWD, "/ro/emptydir", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = sfc_err(e, errno, "open /oldroot");
 		goto out;
 	}
 	if (p->root == SFC_ROOT_HOST || p->root == SFC_ROOT_DIR) {
 		_cleanup_close_ int src = p->root == SFC_ROOT_HOST ? fcntl(c.oldroot, F_DUPFD_CLOEXEC, 3)
 								   : open_src(&c, p->root_dir);
-		_cleanup_close_ int dst = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int dst = openat(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (src < 0 || dst < 0) {
 			r = sfc_err(e, errno, "open root %s", p->root_dir ? p->root_dir : "/");
 			goto out;
 		}
-		if ((r = bind_fd(src, dst, true, SFC_MOUNT_ATTR_NOSUID | (p->root_ro ? SFC_MOUNT_ATTR_RDONLY : 0), "/",
-				 e)) < 0)
+		if ((r = bind_fd(&c, src, dst, true, SFC_MOUNT_ATTR_NOSUID | (p->root_ro ? SFC_MOUNT_ATTR_RDONLY : 0),
+				 AT_FDCWD, "newroot", "/")) < 0)
 			goto out;
 	} else if (p->root == SFC_ROOT_OVERLAY) {
 		if ((r = mount_overlay(&c, p)) < 0)
 			goto out;
 	}
-	if ((c.newroot = open("/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((c.newroot = openat(AT_FDCWD, "/newroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = sfc_err(e, errno, "open the new root");
 		goto out;
 	}

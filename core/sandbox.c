@@ -715,7 +715,7 @@ static int child_main(const struct child_ctx *in)
 	}
 	if (sb->layers.netns) {
 		static char net_stack[16384] __attribute__((aligned(16)));
-		if ((c.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || pipe2(c.netp, O_CLOEXEC) < 0) {
+		if ((c.procfd = openat(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || pipe2(c.netp, O_CLOEXEC) < 0) {
 			sfc_err(&e, errno, "prepare the network namespace");
 			goto fail;
 		}
@@ -785,7 +785,7 @@ static int init_finish(struct child_ctx *c)
 	 * sandbox but the payload's own holds what the caller gave it (after
 	 * sefaca-shell's pty, nothing inside holds the caller's terminal). */
 	{
-		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int nul = openat(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
 		for (int i = 0; nul >= 0 && i < 3; i++)
 			if (nul != i)
 				dup2(nul, i);
