@@ -111,33 +111,44 @@ static inline int sfc_close_range(unsigned first, unsigned last, unsigned flags)
  * supervisor as before (SFC_RAW_SYSCALL 0). */
 #if defined(__x86_64__) && !defined(__ILP32__)
 #define SFC_RAW_SYSCALL 1
-static inline long sfc_raw_syscall(long n, long a, long b, long c, long d)
+static inline long sfc_raw_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
 	long ret;
 	register long r10 __asm__("r10") = d;
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
 	return ret;
 }
 #elif defined(__aarch64__)
 #define SFC_RAW_SYSCALL 1
-static inline long sfc_raw_syscall(long n, long a, long b, long c, long d)
+static inline long sfc_raw_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
 	register long x8 __asm__("x8") = n;
 	register long x0 __asm__("x0") = a;
 	register long x1 __asm__("x1") = b;
 	register long x2 __asm__("x2") = c;
 	register long x3 __asm__("x3") = d;
-	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory", "cc");
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory", "cc");
 	return x0;
 }
 #else
 #define SFC_RAW_SYSCALL 0
 #include <errno.h>
-static inline long sfc_raw_syscall(long n, long a, long b, long c, long d)
+static inline long sfc_raw_syscall6(long n, long a, long b, long c, long d, long e, long f)
 {
-	long r = syscall(n, a, b, c, d);
+	long r = syscall(n, a, b, c, d, e, f);
 	return r < 0 ? -errno : r;
 }
 #endif
+static inline long sfc_raw_syscall(long n, long a, long b, long c, long d)
+{
+	return sfc_raw_syscall6(n, a, b, c, d, 0, 0);
+}
 
 #endif

@@ -517,6 +517,30 @@ static const char *fdpath(const struct apply_ctx *c, char *buf, size_t len, int 
 	return buf;
 }
 
+/* Raw system calls (core/kernel.h): -errno returned, errno left alone. */
+#define RAW(n, a, b, c, d, e) sfc_raw_syscall6(SYS_##n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+static long raw_openat2(int dfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct sfc_open_how how = { flags, 0, resolve };
+	return sfc_raw_syscall(__NR_openat2, dfd, (long)path, (long)&how, sizeof(how));
+}
+static long raw_setattr(int fd, unsigned flags, uint64_t set)
+{
+	struct sfc_mount_attr a = { set, 0, 0, 0 };
+	return sfc_raw_syscall6(__NR_mount_setattr, fd, (long)"", AT_EMPTY_PATH | flags, (long)&a, sizeof(a), 0);
+}
+static void raw_close(long fd)
+{
+	if (fd >= 0)
+		RAW(close, fd, 0, 0, 0, 0);
+}
+/* DIRFD/PATH, which must not be reached through a symlink */
+static long raw_reopen(int dirfd, const char *path, int flags)
+{
+	return raw_openat2(dirfd, path[0] ? path : ".", O_PATH | O_CLOEXEC | O_NOFOLLOW | flags,
+			   SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+}
+
 /* Bind SRC_FD's tree (REC: with its submounts) onto TARGET; then, with
  * ATTRS, set them on what was bound, submounts included, looked up again
  * as DIRFD/PATH (TARGET is the directory under the new mount). */
@@ -524,11 +548,11 @@ static int bind_fd(struct apply_ctx *c, int src_fd, int target, bool rec, uint64
 		   const char *what)
 {
 	char s[64], t[64];
-	_cleanup_close_ int m = -1;
+	long m, r;
 
-	if (mount(fdpath(c, s, sizeof(s), src_fd), fdpath(c, t, sizeof(t), target), NULL, MS_BIND | (rec ? MS_REC : 0),
-		  NULL) < 0)
-		return sfc_err(c->e, errno, "bind %s", what);
+	if ((r = RAW(mount, fdpath(c, s, sizeof(s), src_fd), fdpath(c, t, sizeof(t), target), 0,
+		     MS_BIND | (rec ? MS_REC : 0), 0)) < 0)
+		return sfc_err(c->e, -r, "bind %s", what);
 	if (!attrs)
 		return 0;
 	/* Read-only is applied to the whole tree, submounts included
@@ -536,15 +560,14 @@ static int bind_fd(struct apply_ctx *c, int src_fd, int target, bool rec, uint64
 	 * user namespace the payload could clear it only with CAP_SYS_ADMIN
 	 * and the mount syscalls, both gone before it runs; a nested namespace
 	 * it makes sees these flags locked. */
-	m = sfc_openat2(dirfd, path[0] ? path : ".", O_PATH | O_CLOEXEC | O_NOFOLLOW,
-			SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
-	if (m < 0)
-		return sfc_err(c->e, errno, "reopen %s", what);
-	if (sfc_mount_setattr(m, "", AT_EMPTY_PATH | (rec ? SFC_AT_RECURSIVE : 0), attrs, 0) < 0) {
-		if (errno == ENOSYS)
-			return sfc_err(c->e, ENOSYS, "mount_setattr (sefaca needs Linux 5.12 or later)");
-		return sfc_err(c->e, errno, "set mount flags on %s", what);
-	}
+	if ((m = raw_reopen(dirfd, path, 0)) < 0)
+		return sfc_err(c->e, -m, "reopen %s", what);
+	r = raw_setattr(m, rec ? SFC_AT_RECURSIVE : 0, attrs);
+	raw_close(m);
+	if (r == -ENOSYS)
+		return sfc_err(c->e, ENOSYS, "mount_setattr (sefaca needs Linux 5.12 or later)");
+	if (r < 0)
+		return sfc_err(c->e, -r, "set mount flags on %s", what);
 	return 0;
 }
 
@@ -553,13 +576,13 @@ static int mount_fs(struct apply_ctx *c, const char *type, int target, unsigned 
 		    const char *what)
 {
 	char t[64];
+	long r = RAW(mount, type, fdpath(c, t, sizeof(t), target), type, flags, data);
 
-	if (mount(type, fdpath(c, t, sizeof(t), target), type, flags, data) < 0) {
-		if (!strcmp(type, "proc") && errno == EPERM)
-			return sfc_err(c->e, EPERM, "mount a new /proc (the kernel refuses when the host's /proc is partly "
-						    "covered, as in some containers)");
-		return sfc_err(c->e, errno, "mount %s on %s", type, what);
-	}
+	if (r == -EPERM && !strcmp(type, "proc"))
+		return sfc_err(c->e, EPERM, "mount a new /proc (the kernel refuses when the host's /proc is partly "
+					    "covered, as in some containers)");
+	if (r < 0)
+		return sfc_err(c->e, -r, "mount %s on %s", type, what);
 	return 0;
 }
 
@@ -626,17 +649,21 @@ static int op_bind(struct apply_ctx *c, const struct sfc_mop *m)
  * and no mount_setattr a hidden path). */
 static int hide_at(struct apply_ctx *c, int dirfd, const char *name, const char *what)
 {
-	_cleanup_close_ int t = sfc_openat2(dirfd, name, O_PATH | O_CLOEXEC | O_NOFOLLOW,
-					    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+	long t = raw_reopen(dirfd, name, 0), r;
 	struct stat st;
 
+	if (t == -ENOENT)
+		return 0;
 	if (t < 0)
-		return errno == ENOENT ? 0 : sfc_err(c->e, errno, "hide %s", what);
-	if (fstat(t, &st) < 0)
-		return sfc_err(c->e, errno, "hide %s", what);
-	if (S_ISLNK(st.st_mode))
-		return sfc_err(c->e, ELOOP, "hide %s: it is a symlink", what);
-	return bind_fd(c, S_ISDIR(st.st_mode) ? c->emptydir : c->empty, t, false, 0, -1, "", what);
+		return sfc_err(c->e, -t, "hide %s", what);
+	if ((r = RAW(fstat, t, &st, 0, 0, 0)) < 0)
+		r = sfc_err(c->e, -r, "hide %s", what);
+	else if (S_ISLNK(st.st_mode))
+		r = sfc_err(c->e, ELOOP, "hide %s: it is a symlink", what);
+	else
+		r = bind_fd(c, S_ISDIR(st.st_mode) ? c->emptydir : c->empty, t, false, 0, -1, "", what);
+	raw_close(t);
+	return r;
 }
 
 static int op_hide(struct apply_ctx *c, const struct sfc_mop *m)
@@ -698,55 +725,71 @@ static int proc_readonly_binds(struct apply_ctx *c, int mnt)
 	int r;
 
 	for (const char *const *p = proc_readonly; *p; p++) {
-		_cleanup_close_ int t = sfc_openat2(mnt, *p, O_PATH | O_CLOEXEC | O_NOFOLLOW,
-						    SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
+		long t = raw_reopen(mnt, *p, 0);
 		if (t < 0)
 			continue;
-		if ((r = bind_fd(c, t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, mnt,
-				 *p, *p)) < 0)
+		r = bind_fd(c, t, t, true, SFC_MOUNT_ATTR_RDONLY | SFC_MOUNT_ATTR_NOSUID | SFC_MOUNT_ATTR_NODEV, mnt, *p, *p);
+		raw_close(t);
+		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
+/* A procfs on TARGET, which is DST of the new root, masked. */
+static int proc_on(struct apply_ctx *c, int target, const char *dst)
 {
-	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), mnt = -1;
 	struct statfs sf;
-	int r;
+	long mnt, r;
 
-	if (dst < 0)
-		return dst;
-	if ((r = mount_fs(c, "proc", dst, MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, m->dst)) < 0)
+	if ((r = mount_fs(c, "proc", target, MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, dst)) < 0)
 		return r;
 	/* What the payload will find at /proc must be the procfs we just
 	 * mounted, looked up again by name and without following symlinks: an
 	 * image whose /proc is a symlink (to a host path, or to a directory it
 	 * can write) would otherwise redirect the masks, or let fake proc
 	 * files steer the runtime (runc CVE-2019-16884, CVE-2019-19921). */
-	mnt = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-			  SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
-	if (mnt < 0 || fstatfs(mnt, &sf) < 0)
-		return sfc_err(c->e, errno == EXDEV ? ELOOP : errno, "check %s", m->dst);
-	if (sf.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */)
-		return sfc_err(c->e, 0, "%s is not the procfs just mounted (filesystem type 0x%lx); refusing", m->dst,
+	if ((mnt = raw_reopen(c->newroot, dst + 1, O_DIRECTORY)) < 0)
+		return sfc_err(c->e, mnt == -EXDEV ? ELOOP : -mnt, "check %s", dst);
+	if ((r = RAW(fstatfs, mnt, &sf, 0, 0, 0)) < 0) {
+		raw_close(mnt);
+		return sfc_err(c->e, -r, "check %s", dst);
+	}
+	if (sf.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */) {
+		raw_close(mnt);
+		return sfc_err(c->e, 0, "%s is not the procfs just mounted (filesystem type 0x%lx); refusing", dst,
 			       (unsigned long)sf.f_type);
+	}
 	/* Each mask is one mount(2), onto the entry named beneath the procfs
 	 * we just checked (its root holds no symlinks but self, thread-self,
 	 * mounts and net): an entry this kernel lacks fails with ENOENT.  One
 	 * of another type than expected goes the long way (hide_at). */
 	for (int i = 0; proc_masked[i]; i++) {
 		char from[64], to[96];
-		snprintf(to, sizeof(to), "%s/self/fd/%d/%s", c->proc, mnt, proc_masked[i]);
-		if (mount(fdpath(c, from, sizeof(from), i < PROC_MASKED_DIRS ? c->empty : c->emptydir), to, NULL, MS_BIND,
-			  NULL) == 0 || errno == ENOENT)
+		snprintf(to, sizeof(to), "%s/self/fd/%ld/%s", c->proc, mnt, proc_masked[i]);
+		r = RAW(mount, fdpath(c, from, sizeof(from), i < PROC_MASKED_DIRS ? c->empty : c->emptydir), to, 0,
+			MS_BIND, 0);
+		if (r == 0 || r == -ENOENT)
 			continue;
-		if (errno != ENOTDIR && errno != EISDIR)
-			return sfc_err(c->e, errno, "hide /proc/%s", proc_masked[i]);
-		if ((r = hide_at(c, mnt, proc_masked[i], proc_masked[i])) < 0)
+		if (r != -ENOTDIR && r != -EISDIR)
+			r = sfc_err(c->e, -r, "hide /proc/%s", proc_masked[i]);
+		else
+			r = hide_at(c, mnt, proc_masked[i], proc_masked[i]);
+		if (r < 0) {
+			raw_close(mnt);
 			return r;
+		}
 	}
-	return proc_readonly_binds(c, mnt);
+	r = proc_readonly_binds(c, mnt);
+	raw_close(mnt);
+	return r;
+}
+
+static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
+{
+	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e);
+
+	return dst < 0 ? dst : proc_on(c, dst, m->dst);
 }
 
 /* Join mode: a process that made a pid namespace of its own inside another
@@ -832,69 +875,91 @@ static int op_sys(struct apply_ctx *c, const struct sfc_mop *m, bool fresh)
 	return sys_firmware_hide(c, dst);
 }
 
-static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
+/* A minimal /dev on TARGET, which is DST of the new root; SHM: the size
+ * of its /dev/shm (0: unsized).  Made read-only with the other tmpfs
+ * skeletons, once everything to be mounted in it is. */
+static int dev_on(struct apply_ctx *c, int target, const char *dst, uint64_t shm)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty", NULL };
 	static const char *const links[][2] = {
 		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
 		{ "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
 	};
-	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e), dev = -1;
-	int r;
+	char data[64];
+	long dev, t, r;
 
-	if (dst < 0)
-		return dst;
-	if ((r = mount_fs(c, "tmpfs", dst, MS_NOSUID | MS_NOEXEC, "mode=755,size=65536", m->dst)) < 0)
+	if ((r = mount_fs(c, "tmpfs", target, MS_NOSUID | MS_NOEXEC, "mode=755,size=65536", dst)) < 0)
 		return r;
 	/* the mount's root, as the dirfd to create entries in */
-	dev = sfc_openat2(c->newroot, m->dst + 1, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-			  SFC_RESOLVE_BENEATH | SFC_RESOLVE_NO_SYMLINKS);
-	if (dev < 0)
-		return sfc_err(c->e, errno, "open %s", m->dst);
+	if ((dev = raw_reopen(c->newroot, dst + 1, O_DIRECTORY)) < 0)
+		return sfc_err(c->e, -dev, "open %s", dst);
 	for (const char *const *n = nodes; *n; n++) {
 		char from[96], to[96];
-		int t;
-
 		/* the host's node (what the caller sees as /dev/NAME), onto a file
 		 * made in our fresh tmpfs; nosuid and noexec mean nothing on a
 		 * device node, and no other node is reachable there */
 		snprintf(from, sizeof(from), "%s/self/fd/%d/dev/%s", c->proc, c->oldroot, *n);
-		snprintf(to, sizeof(to), "%s/self/fd/%d/%s", c->proc, dev, *n);
-		if ((t = openat(dev, *n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666)) < 0)
-			return sfc_err(c->e, errno, "create /dev/%s", *n);
-		close(t);
-		if (mount(from, to, NULL, MS_BIND, NULL) < 0) {
-			if (errno != ENOENT) /* the host lacks it: so does the sandbox */
-				return sfc_err(c->e, errno, "bind /dev/%s", *n);
-			unlinkat(dev, *n, 0);
+		snprintf(to, sizeof(to), "%s/self/fd/%ld/%s", c->proc, dev, *n);
+		if ((t = RAW(openat, dev, *n, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666, 0)) < 0) {
+			r = sfc_err(c->e, -t, "create /dev/%s", *n);
+			goto out;
+		}
+		raw_close(t);
+		if ((r = RAW(mount, from, to, 0, MS_BIND, 0)) < 0) {
+			if (r != -ENOENT) { /* the host lacks it: so does the sandbox */
+				r = sfc_err(c->e, -r, "bind /dev/%s", *n);
+				goto out;
+			}
+			RAW(unlinkat, dev, *n, 0, 0, 0);
 		}
 	}
 	for (size_t i = 0; i < SFC_ARRAY_SIZE(links); i++)
-		if (symlinkat(links[i][1], dev, links[i][0]) < 0)
-			return sfc_err(c->e, errno, "symlink /dev/%s", links[i][0]);
-	if (mkdirat(dev, "pts", 0755) < 0 || mkdirat(dev, "shm", 01777) < 0)
-		return sfc_err(c->e, errno, "populate /dev");
-	{
-		/* A private devpts instance: the payload's ptys are its own and it
-		 * cannot reach the host's (nor the caller's terminal through them). */
-		_cleanup_close_ int t = openat(dev, "pts", O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
-		if (t < 0)
-			return sfc_err(c->e, errno, "open /dev/pts");
-		if ((r = mount_fs(c, "devpts", t, MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
-				  "/dev/pts")) < 0)
-			return r;
+		if ((r = RAW(symlinkat, links[i][1], dev, links[i][0], 0, 0)) < 0) {
+			r = sfc_err(c->e, -r, "symlink /dev/%s", links[i][0]);
+			goto out;
+		}
+	if ((r = RAW(mkdirat, dev, "pts", 0755, 0, 0)) < 0 || (r = RAW(mkdirat, dev, "shm", 01777, 0, 0)) < 0) {
+		r = sfc_err(c->e, -r, "populate /dev");
+		goto out;
 	}
-	{
-		_cleanup_close_ int t = openat(dev, "shm", O_PATH | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
-		if (t < 0)
-			return sfc_err(c->e, errno, "open /dev/shm");
-		if ((r = do_tmpfs(c, t, "/dev/shm", m->size, 01777, false)) < 0)
-			return r;
+	/* A private devpts instance: the payload's ptys are its own and it
+	 * cannot reach the host's (nor the caller's terminal through them). */
+	if ((t = raw_reopen(dev, "pts", O_DIRECTORY)) < 0) {
+		r = sfc_err(c->e, -t, "open /dev/pts");
+		goto out;
 	}
-	if (c->nfinal == (int)SFC_ARRAY_SIZE(c->final_ro))
-		return sfc_err(c->e, E2BIG, "too many read-only tmpfs mounts");
-	c->final_ro[c->nfinal++] = sfc_steal_fd(&dev);
+	r = mount_fs(c, "devpts", t, MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", "/dev/pts");
+	raw_close(t);
+	if (r < 0)
+		goto out;
+	if ((t = raw_reopen(dev, "shm", O_DIRECTORY)) < 0) {
+		r = sfc_err(c->e, -t, "open /dev/shm");
+		goto out;
+	}
+	if (shm)
+		snprintf(data, sizeof(data), "mode=1777,size=%llu", (unsigned long long)shm);
+	else
+		snprintf(data, sizeof(data), "mode=1777");
+	r = mount_fs(c, "tmpfs", t, MS_NOSUID | MS_NODEV, data, "/dev/shm");
+	raw_close(t);
+	if (r < 0)
+		goto out;
+	if (c->nfinal == (int)SFC_ARRAY_SIZE(c->final_ro)) {
+		r = sfc_err(c->e, E2BIG, "too many read-only tmpfs mounts");
+		goto out;
+	}
+	c->final_ro[c->nfinal++] = dev;
 	return 0;
+out:
+	raw_close(dev);
+	return r;
+}
+
+static int op_dev(struct apply_ctx *c, const struct sfc_mop *m)
+{
+	_cleanup_close_ int dst = make_target(c->newroot, m->dst, true, c->e);
+
+	return dst < 0 ? dst : dev_on(c, dst, m->dst, m->size);
 }
 
 static int op_apply(struct apply_ctx *c, const struct sfc_mop *m, const struct sfc_mount_plan *p)
@@ -1046,54 +1111,76 @@ out:
 	return r;
 }
 
+/* What P needs of mount_scratch. */
+#define SCRATCH_TMPFS_ROOT 1u /* the new root is a tmpfs (else a directory to bind or mount on) */
+#define SCRATCH_UNSIZED 2u    /* no size limit (a container's writable layer is in it) */
+static unsigned plan_scratch(const struct sfc_mount_plan *p)
+{
+	/* (a container's throw-away writable layer lives in the scratch tmpfs
+	 * too: then it has no size of its own) */
+	return (p->root == SFC_ROOT_TMPFS ? SCRATCH_TMPFS_ROOT : 0) |
+	       (p->root == SFC_ROOT_OVERLAY && p->upper_tmpfs && !p->root_ro ? SCRATCH_UNSIZED : 0);
+}
+
+/* The scratch tmpfs the view is built in, made root (pivot_root) with the
+ * host's tree under /oldroot and the new root's mount point in it. */
+static int mount_scratch(unsigned kind, struct sfc_error *e)
+{
+	static const char *const dirs[] = { "newroot", "oldroot", "ro", "ro/emptydir", NULL };
+	long r;
+
+	/* Nothing we mount may propagate back to the host (SECURITY.md 3). */
+	if ((r = RAW(mount, 0, "/", 0, MS_REC | MS_PRIVATE, 0)) < 0)
+		return sfc_err(e, -r, "make / private");
+	SFC_TRACE_POINT("m: private");
+	/* Build in a scratch tmpfs that becomes root first, so host paths stay
+	 * reachable under /oldroot whatever they are (even under /tmp). */
+	if ((r = RAW(mount, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		     kind & SCRATCH_UNSIZED ? "mode=0700" : "mode=0700,size=65536")) < 0)
+		return sfc_err(e, -r, "mount scratch tmpfs");
+	if ((r = RAW(chdir, "/tmp", 0, 0, 0, 0)) < 0)
+		return sfc_err(e, -r, "prepare scratch tmpfs");
+	for (const char *const *d = dirs; *d; d++)
+		if ((r = RAW(mkdirat, AT_FDCWD, *d, 0755, 0, 0)) < 0)
+			return sfc_err(e, -r, "prepare scratch tmpfs");
+	if ((r = RAW(mkdirat, AT_FDCWD, "fdproc", 0555, 0, 0)) < 0 ||
+	    (r = RAW(openat, AT_FDCWD, "ro/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444, 0)) < 0)
+		return sfc_err(e, -r, "prepare scratch tmpfs");
+	sfc_raw_syscall(SYS_close, r, 0, 0, 0);
+	/* What hides paths, on a mount of its own that every bind of it
+	 * inherits: read-only, nosuid, nodev, noexec. */
+	if ((r = RAW(mount, "ro", "ro", 0, MS_BIND, 0)) < 0 ||
+	    (r = RAW(mount, 0, "ro", 0, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0)) < 0)
+		return sfc_err(e, -r, "prepare scratch tmpfs");
+	/* A procfs of the sandbox's pid namespace, for fdpath's self/fd/N:
+	 * ours whatever the host's /proc belongs to. */
+	if ((r = RAW(mount, "proc", "fdproc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0)) < 0)
+		return sfc_err(e, -r, "mount proc (the kernel refuses when the host's /proc is partly covered, as in "
+				      "some containers)");
+	if (kind & SCRATCH_TMPFS_ROOT)
+		r = RAW(mount, "tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	else
+		r = RAW(mount, "newroot", "newroot", 0, MS_BIND, 0);
+	if (r < 0)
+		return sfc_err(e, -r, "mount the new root");
+	SFC_TRACE_POINT("m: base");
+	if ((r = RAW(pivot_root, ".", "oldroot", 0, 0, 0)) < 0)
+		return sfc_err(e, -r, "pivot_root");
+	if ((r = RAW(chdir, "/", 0, 0, 0, 0)) < 0)
+		return sfc_err(e, -r, "chdir /");
+	SFC_TRACE_POINT("m: first pivot");
+	return 0;
+}
+
 int sfc_mount_plan_apply(const struct sfc_mount_plan *p, int (*before_sys)(void *), void *data, struct sfc_error *e)
 {
 	const struct sfc_mop *sys = NULL;
 	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .emptydir = -1, .e = e,
 			       .proc = "/fdproc" };
-	int r = -EINVAL;
+	int r = mount_scratch(plan_scratch(p), e);
 
-	/* Nothing we mount may propagate back to the host (SECURITY.md 3). */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return sfc_err(e, errno, "make / private");
-	SFC_TRACE_POINT("m: private");
-	/* Build in a scratch tmpfs that becomes root first, so host paths stay
-	 * reachable under /oldroot whatever they are (even under /tmp). */
-	/* (a container's throw-away writable layer lives in it too: then it
-	 * has no size of its own) */
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-		  p->root == SFC_ROOT_OVERLAY && p->upper_tmpfs && !p->root_ro ? "mode=0700" : "mode=0700,size=65536") < 0)
-		return sfc_err(e, errno, "mount scratch tmpfs");
-	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0 || mkdir("ro", 0755) < 0 ||
-	    mkdir("ro/emptydir", 0755) < 0 || mkdir("fdproc", 0555) < 0)
-		return sfc_err(e, errno, "prepare scratch tmpfs");
-	{
-		int f = openat(AT_FDCWD, "ro/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-		if (f < 0)
-			return sfc_err(e, errno, "prepare scratch tmpfs");
-		close(f);
-	}
-	/* What hides paths, on a mount of its own that every bind of it
-	 * inherits: read-only, nosuid, nodev, noexec. */
-	if (mount("ro", "ro", NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, "ro", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return sfc_err(e, errno, "prepare scratch tmpfs");
-	/* A procfs of the sandbox's pid namespace, for fdpath's self/fd/N:
-	 * ours whatever the host's /proc belongs to. */
-	if (mount("proc", "fdproc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return sfc_err(e, errno, "mount proc (the kernel refuses when the host's /proc is partly covered, as in "
-					 "some containers)");
-	if (p->root == SFC_ROOT_TMPFS &&
-	    mount("tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-		return sfc_err(e, errno, "mount the new root");
-	if (p->root != SFC_ROOT_TMPFS && mount("newroot", "newroot", NULL, MS_BIND, NULL) < 0)
-		return sfc_err(e, errno, "prepare the new root");
-	SFC_TRACE_POINT("m: base");
-	if (sfc_pivot_root(".", "oldroot") < 0)
-		return sfc_err(e, errno, "pivot_root");
-	if (chdir("/") < 0)
-		return sfc_err(e, errno, "chdir /");
-	SFC_TRACE_POINT("m: first pivot");
+	if (r < 0)
+		return r;
 	if ((c.oldroot = openat(AT_FDCWD, "/oldroot", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (c.empty = openat(AT_FDCWD, "/ro/empty", O_PATH | O_CLOEXEC)) < 0 ||
 	    (c.emptydir = openat(AT_FDCWD, "/ro/emptydir", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {

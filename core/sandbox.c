@@ -930,7 +930,9 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	 * costs (on a VM, 0.3-1 ms of a sandbox's start).  It makes the rule
 	 * for both sides: until init's setup is over (the sync pipe: a
 	 * message, or EOF at the payload's execve) the supervisor waits and
-	 * leaves memory alone, except in on_netns, while init waits for it;
+	 * leaves memory alone -- errno too: init's C library uses the same
+	 * one, so no call of ours may fail then, nor may we set it -- except
+	 * in on_netns, while init waits for it (blocked in a read);
 	 * init uses no heap (a timeout may kill it anywhere) and, once the
 	 * supervisor runs again, no C library (init_loop).  With a cgroup of
 	 * its own, init is cloned into it with clone3 and is a copy, as it
@@ -1020,8 +1022,8 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	if (vm)
 		vm_undumpable = true;
 	SFC_TRACE_POINT("s: clone");
-	errno = ENOSYS;
 	if (sb->cg.active) {
+		errno = ENOSYS;
 		pid = clone_into_cgroup(flags, sb->cg.inner_fd);
 		if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL))
 			sb->cg.attach_by_pid = true;
