@@ -31,6 +31,11 @@
 #include "core/userns.h"
 #include "core/util.h"
 
+/* Joining another sandbox (sb->join_pidfd) is what sefaca-shell's broker
+ * does for make's recipes; a build without it (sefaca-run alone, the
+ * embedded one) leaves that code out. */
+#define JOINING(sb) ((ENABLE_SEFACA_SHELL || ENABLE_SEFACA_MAKE) && (sb)->join_pidfd >= 0)
+
 /* The supervisor asks init to terminate the sandbox (timeout). */
 #define SIG_TERMINATE (SIGRTMIN + 1)
 
@@ -688,7 +693,7 @@ static int child_main(const struct child_ctx *in)
 	} else if (poll(&pf, 1, 0) != 0) {
 		_exit(125);
 	}
-	if (sb->join_pidfd < 0)
+	if (!JOINING(sb))
 		close(c.holdr);
 	/* The supervisor's own descriptors (a pty master, a broker's socket)
 	 * are never held inside. */
@@ -708,7 +713,7 @@ static int child_main(const struct child_ctx *in)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
-	if (sb->join_pidfd >= 0) {
+	if (JOINING(sb)) {
 		if (join_sandbox(&c, in) < 0 || joined_init(&c) < 0)
 			goto fail;
 		return init_finish(&c);
@@ -856,6 +861,21 @@ static void collect(struct sfc_result *res, struct shared *sh, int status, bool 
 		res->status = SFC_EXIT_TIMEOUT;
 }
 
+/* AddressSanitizer keeps one stack per thread, found by its TLS: a
+ * process that shares ours and runs on a stack of its own confuses it
+ * (false reports, a warning on stderr at its first noreturn call).  Under
+ * ASan init is a copy (the path cgroup runs take too). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SFC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SFC_ASAN 1
+#endif
+#endif
+#ifndef SFC_ASAN
+#define SFC_ASAN 0
+#endif
+
 /* init's stack when it shares our memory, and in join mode the first
  * child's above it, each with a guard page below: mapped for the run, and
  * unmapped once what ran on it is known to be gone (a run that ends
@@ -937,7 +957,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	 * supervisor runs again, no C library (init_loop).  With a cgroup of
 	 * its own, init is cloned into it with clone3 and is a copy, as it
 	 * is where there are no raw system calls for init_loop. */
-	bool vm = SFC_RAW_SYSCALL && !sb->cg.active, vm_setup = false;
+	bool vm = SFC_RAW_SYSCALL && !SFC_ASAN && !(ENABLE_FEATURE_CGROUP && sb->cg.active), vm_setup = false;
 	struct shared vm_sh;
 	char *vm_stack = NULL;
 	size_t vm_len = 0;
@@ -961,7 +981,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	if (vm) {
 		memset(&vm_sh, 0, sizeof(vm_sh));
 		sh = &vm_sh;
-		if (!(vm_stack = vm_stack_new(sb->join_pidfd >= 0 ? 2 : 1, &vm_len)))
+		if (!(vm_stack = vm_stack_new(JOINING(sb) ? 2 : 1, &vm_len)))
 			return sfc_err(e, errno, "mmap");
 	} else {
 		sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -998,7 +1018,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	/* The network namespace is made by a thread of init, in parallel with
 	 * the mounts (see net_thread). */
 	flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
-	if (sb->join_pidfd >= 0)
+	if (JOINING(sb))
 		flags = SIGCHLD; /* the namespaces come from the other sandbox (join_sandbox) */
 	if (sb->cg.active) {
 		if ((r = sfc_cgroup_create(&sb->cg, s, e)) < 0)
@@ -1009,7 +1029,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 				 .proxysock = proxyp[1], .netsync = { readyp[1], gop[0] },
 				 .theirs = { syncp[0], holdp[1], donep[0], sfd, proxyp[0], readyp[0], gop[1], -1 },
 				 .orig = &orig, .sh = sh, .vm = vm, .procfd = -1, .netp = { -1, -1 }, .netfd = -1 };
-	if (vm && sb->join_pidfd >= 0)
+	if (vm && JOINING(sb))
 		cc.join_stack = vm_stack + 2 * (VM_GUARD + VM_STACK);
 	/* A sandbox that shared our memory before left it not dumpable (init
 	 * sets that for the memory, which is ours: prctl(2)); until init says
@@ -1063,7 +1083,7 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 		}
 		(void)!write(holdp[1], "g", 1);
 	}
-	if (sb->join_pidfd >= 0) {
+	if (JOINING(sb)) {
 		/* The first child ends as soon as it has created init, a child of
 		 * ours too (join_sandbox); init is what we wait for and signal.
 		 * Without init, its error is on the sync pipe. */
