@@ -81,7 +81,7 @@ print(f"Peak RSS (GNU time %M, median of 11): sefaca-run {rss_s} KiB, bwrap {rss
 print(f"with a static do-nothing payload (the tool's own peak): sefaca-run {rss_so} KiB, bwrap {rss_bo} KiB.")
 print("GNU time reports the largest of the process and the children it waited for: bwrap waits for its")
 print("sandbox, sefaca-run returns as soon as its init has reaped the payload and leaves the namespace")
-print("teardown to init, so its figure is the supervisor's own; init is a fork of it with the same footprint.")
+print("teardown to init, so its figure is the supervisor's own; init shares the supervisor's memory (CLONE_VM).")
 PY
 cat "$work/section"
 if [ -n "${SEFACA_BENCH_OUT:-}" ]; then cp "$work/section" "$SEFACA_BENCH_OUT"; else merge "$work/section"; fi

@@ -72,12 +72,12 @@ static void check_kernel(struct sfc_check *c)
 	}
 	if (maj > 5 || (maj == 5 && min >= 12)) {
 		it = add(c, "kernel", SFC_CHECK_OK);
-		snprintf(it->detail, sizeof(it->detail), "Linux %s (the new mount API and mount_setattr: 5.12+)",
+		snprintf(it->detail, sizeof(it->detail), "Linux %s (openat2 and mount_setattr: 5.12+)",
 			 u.release);
 	} else {
 		it = add(c, "kernel", SFC_CHECK_MISSING);
 		snprintf(it->detail, sizeof(it->detail), "Linux %s is older than 5.12", u.release);
-		snprintf(it->fix, sizeof(it->fix), "sefaca needs Linux 5.12 or later (open_tree, mount_setattr)");
+		snprintf(it->fix, sizeof(it->fix), "sefaca needs Linux 5.12 or later (openat2, mount_setattr)");
 	}
 }
 

@@ -1,5 +1,5 @@
-/* Thin wrappers for syscalls that libcs wrap late or not at all (the new
- * mount API, openat2, pivot_root, close_range), with the constants we use,
+/* Thin wrappers for syscalls that libcs wrap late or not at all
+ * (mount_setattr, openat2, pivot_root, close_range), with the constants we use,
  * so the same code builds against glibc and musl. */
 #ifndef SFC_KERNEL_H
 #define SFC_KERNEL_H
@@ -9,21 +9,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef __NR_open_tree
-#define __NR_open_tree 428
-#endif
-#ifndef __NR_move_mount
-#define __NR_move_mount 429
-#endif
-#ifndef __NR_fsopen
-#define __NR_fsopen 430
-#endif
-#ifndef __NR_fsconfig
-#define __NR_fsconfig 431
-#endif
-#ifndef __NR_fsmount
-#define __NR_fsmount 432
-#endif
 #ifndef __NR_openat2
 #define __NR_openat2 437
 #endif
@@ -34,19 +19,10 @@
 #define __NR_mount_setattr 442
 #endif
 
-#define SFC_OPEN_TREE_CLONE 1
-#define SFC_OPEN_TREE_CLOEXEC O_CLOEXEC
 #define SFC_AT_RECURSIVE 0x8000
 #ifndef AT_EMPTY_PATH
 #define AT_EMPTY_PATH 0x1000
 #endif
-#define SFC_MOVE_MOUNT_F_EMPTY_PATH 0x04
-#define SFC_MOVE_MOUNT_T_EMPTY_PATH 0x40
-#define SFC_FSOPEN_CLOEXEC 0x1
-#define SFC_FSMOUNT_CLOEXEC 0x1
-#define SFC_FSCONFIG_SET_FLAG 0
-#define SFC_FSCONFIG_SET_STRING 1
-#define SFC_FSCONFIG_CMD_CREATE 6
 #define SFC_MOUNT_ATTR_RDONLY 0x01
 #define SFC_MOUNT_ATTR_NOSUID 0x02
 #define SFC_MOUNT_ATTR_NODEV 0x04
@@ -64,26 +40,6 @@ struct sfc_open_how {
 	uint64_t flags, mode, resolve;
 };
 
-static inline int sfc_open_tree(int dfd, const char *path, unsigned flags)
-{
-	return syscall(__NR_open_tree, dfd, path, flags);
-}
-static inline int sfc_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags)
-{
-	return syscall(__NR_move_mount, from_dfd, from, to_dfd, to, flags);
-}
-static inline int sfc_fsopen(const char *fs, unsigned flags)
-{
-	return syscall(__NR_fsopen, fs, flags);
-}
-static inline int sfc_fsconfig(int fd, unsigned cmd, const char *key, const void *val, int aux)
-{
-	return syscall(__NR_fsconfig, fd, cmd, key, val, aux);
-}
-static inline int sfc_fsmount(int fd, unsigned flags, unsigned attrs)
-{
-	return syscall(__NR_fsmount, fd, flags, attrs);
-}
 static inline int sfc_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t set, uint64_t clr)
 {
 	struct sfc_mount_attr a = { set, clr, 0, 0 };
