@@ -124,7 +124,9 @@ struct sfc_sandbox {
 	/* Called in the supervisor once the sandbox's own network namespace
 	 * exists, before the payload starts (user-mode networking: pasta,
 	 * slirp4netns).  PID is the sandbox's init, on the host.  A failure
-	 * stops the run before anything is executed. */
+	 * stops the run before anything is executed.  init, which shares the
+	 * supervisor's memory (sfc_sandbox_run), waits meanwhile: this must
+	 * not change what it reads (the spec, plan, env, argv of SB). */
 	int (*on_netns)(struct sfc_sandbox *sb, pid_t pid, void *data, struct sfc_error *e);
 	/* Signals the caller handles itself (SIGWINCH for a pty relay...):
 	 * added to what the supervisor catches; on_signal sees every signal
@@ -136,8 +138,9 @@ struct sfc_sandbox {
 	/* Runs in the payload after it has entered its working directory and
 	 * before its descriptors are closed, no_new_privs is set and the
 	 * filter installed (a pty of the sandbox's own, an observer...).
-	 * The payload is a vfork child of init: system calls and its own
-	 * stack only.  Returns < 0 with E filled to abort the run (125). */
+	 * The payload is a vfork child of init, sharing its memory and, as
+	 * init may, the supervisor's: system calls and its own stack only, no
+	 * heap.  Returns < 0 with E filled to abort the run (125). */
 	int (*payload_hook)(struct sfc_sandbox *sb, void *data, struct sfc_error *e);
 	void *payload_hook_data;
 	/* A pidfd of a process in another sandbox (-1: none).  Instead of
