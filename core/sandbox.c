@@ -397,7 +397,8 @@ struct child_ctx {
 	int holdr;             /* <- supervisor: EOF when it is gone ('g': moved into its cgroup) */
 	int proxysock;         /* -> supervisor: the proxy's listening socket (SCM_RIGHTS) */
 	int netsync[2];        /* -> supervisor: the network namespace is there; <- 'g': go on */
-	int theirs[8];         /* the supervisor's ends, closed first thing */
+	int theirs[8];         /* the supervisor's ends, closed first thing; every slot set
+	                        * (-1 unused): a 0 would close the payload's stdin */
 	const sigset_t *orig;  /* the caller's signal mask, for the payload */
 	struct shared *sh;
 	bool vm;               /* init shares the supervisor's memory (see sfc_sandbox_run) */
