@@ -827,7 +827,8 @@ static int op_proc(struct apply_ctx *c, const struct sfc_mop *m)
 int sfc_mount_proc_again(struct sfc_error *e)
 {
 	_cleanup_close_ int old = openat(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), mnt = -1;
-	struct apply_ctx c = { .e = e, .proc = "/proc" };
+	/* for bind_fd alone: no new root, no empty file (the masks are bound again) */
+	struct apply_ctx c = { .oldroot = -1, .newroot = -1, .empty = -1, .emptydir = -1, .e = e, .proc = "/proc" };
 	struct stat pst, st;
 	int r;
 
@@ -1170,7 +1171,7 @@ static int mount_scratch(unsigned kind, struct sfc_error *e)
 	if ((r = RAW(mkdirat, AT_FDCWD, "fdproc", 0555, 0, 0)) < 0 ||
 	    (r = RAW(openat, AT_FDCWD, "ro/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444, 0)) < 0)
 		return sfc_err(e, -r, "prepare scratch tmpfs");
-	sfc_raw_syscall(SYS_close, r, 0, 0, 0);
+	raw_close(r);
 	/* What hides paths, on a mount of its own that every bind of it
 	 * inherits: read-only, nosuid, nodev, noexec. */
 	if ((r = RAW(mount, "ro", "ro", 0, MS_BIND, 0)) < 0 ||

@@ -1122,7 +1122,8 @@ int sfc_proxy_attach(struct sfc_sandbox *sb, int sock, struct sfc_error *e)
 		return sfc_err(e, errno, "proxy: epoll");
 	/* A peer that goes away under a splice(2) raises SIGPIPE.  Blocked,
 	 * not ignored: an ignored signal would be inherited by what we start
-	 * later, a mask is restored (the sandbox is already cloned). */
+	 * later, a mask is restored (the payload gets the mask saved before
+	 * this, core/sandbox.c). */
 	{
 		sigset_t pipe;
 		sigemptyset(&pipe);

@@ -880,7 +880,9 @@ static void collect(struct sfc_result *res, struct shared *sh, int status, bool 
 /* init's stack when it shares our memory, and in join mode the first
  * child's above it, each with a guard page below: mapped for the run, and
  * unmapped once what ran on it is known to be gone (a run that ends
- * before init has exited leaves it to the next run, or to our exit). */
+ * before init has exited leaves it to the end of the next run, or to our
+ * exit; should that init still run then, its stack stays mapped: init
+ * has only its exit_group left by then, so that is a corner case). */
 #define VM_STACK (256 * 1024)
 #define VM_GUARD 4096
 static struct {
@@ -1038,10 +1040,11 @@ int sfc_sandbox_run(struct sfc_sandbox *sb, struct sfc_error *e)
 	 * which belong to root while the memory is not dumpable, to write its
 	 * uid and gid maps.  (Nothing of the earlier sandbox but its exiting
 	 * init shares this memory now.) */
-	if (vm && vm_undumpable && prctl(PR_SET_DUMPABLE, 1) == 0)
-		vm_undumpable = false;
-	if (vm)
+	if (vm) {
+		if (vm_undumpable)
+			prctl(PR_SET_DUMPABLE, 1); /* SUID_DUMP_USER: never refused */
 		vm_undumpable = true;
+	}
 	SFC_TRACE_POINT("s: clone");
 	if (sb->cg.active) {
 		errno = ENOSYS;
