@@ -40,6 +40,13 @@
 #elif defined(__riscv) && __riscv_xlen == 64
 #define SFC_AUDIT_ARCH AUDIT_ARCH_RISCV64
 #endif
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NOTIFY_ARG_LO(n) (offsetof(struct seccomp_data, args) + 8 * (n))
+#define NOTIFY_ARG_HI(n) (offsetof(struct seccomp_data, args) + 8 * (n) + 4)
+#else
+#define NOTIFY_ARG_LO(n) (offsetof(struct seccomp_data, args) + 8 * (n) + 4)
+#define NOTIFY_ARG_HI(n) (offsetof(struct seccomp_data, args) + 8 * (n))
+#endif
 
 /* ---- classic BPF, the subset seccomp accepts (seccomp_check_filter) ---- */
 
@@ -133,22 +140,29 @@ int sfc_notify_setup(struct sfc_sandbox *sb, struct sfc_notify *n, bool learn, s
 	n->trap_connect = learn || s->network != SFC_NET_ALLOW;
 #endif
 	if (n->trap_connect)
-		pre = 5;
+		pre = 10;
 	if (len + pre > BPF_MAXINSNS)
 		return sfc_err(e, E2BIG, "seccomp: filter too long");
 	n->prog = sfc_xcalloc(len + pre, sizeof(*n->prog));
 #ifdef SFC_AUDIT_ARCH
 	if (pre) {
-		/* connect(2) of the native ABI goes to the supervisor; everything
-		 * else falls through to the level's filter, which checks the
-		 * architecture itself.  Forward jumps only, so prefixing keeps
-		 * the filter's own offsets valid. */
-		const struct sock_filter p[5] = {
-			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SFC_AUDIT_ARCH, 0, 3),
-			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 0, 1),
-			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		/* connect(2) of the native ABI, and sendto(2) with an address (a
+		 * UDP datagram: musl's resolver sends its queries so), go to the
+		 * supervisor; everything else falls through to the level's
+		 * filter, which checks the architecture itself.  Forward jumps
+		 * only, so prefixing keeps the filter's own offsets valid.  A
+		 * send() is sendto with no address and is not trapped. */
+		const struct sock_filter p[10] = {
+			/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+			/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SFC_AUDIT_ARCH, 0, 8),
+			/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 5, 0),
+			/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 5),
+			/* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NOTIFY_ARG_LO(4)),
+			/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+			/* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, NOTIFY_ARG_HI(4)),
+			/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0),
+			/* 9 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 		};
 		memcpy(n->prog, p, sizeof(p));
 	}
@@ -312,11 +326,13 @@ static bool loopback(const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* connect(fd, addr, len) or sendto(fd, buf, n, flags, addr, len): where to? */
 static void on_connect(struct sfc_notify *n, const struct seccomp_notif *req, struct sfc_result *res)
 {
 	struct sockaddr_storage ss;
-	uint64_t len = req->data.args[2];
-	struct iovec local = { &ss, 0 }, remote = { (void *)(uintptr_t)req->data.args[1], 0 };
+	int ai = (int)req->data.nr == __NR_connect ? 1 : 4;
+	uint64_t len = req->data.args[ai + 1];
+	struct iovec local = { &ss, 0 }, remote = { (void *)(uintptr_t)req->data.args[ai], 0 };
 	char host[INET6_ADDRSTRLEN], where[INET6_ADDRSTRLEN + 16];
 	uint64_t id = req->id;
 
@@ -391,7 +407,7 @@ void sfc_notify_handle(struct sfc_notify *n, short revents, struct sfc_result *r
 	if (n->trap_writes && sfc_observe_traps(req.data.nr)) {
 		sfc_observe_write(n->listener, &req, res);
 		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE; /* the mounts decide */
-	} else if (n->trap_connect && (int)req.data.nr == __NR_connect) {
+	} else if (n->trap_connect && ((int)req.data.nr == __NR_connect || (int)req.data.nr == __NR_sendto)) {
 		on_connect(n, &req, res);
 		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE; /* the network namespace decides */
 	} else {

@@ -81,7 +81,8 @@ static const int fs_calls[] = {
 unsigned sfc_observe_prefix(struct sock_filter *out, unsigned max, bool connect)
 {
 	struct sock_filter f[64];
-	int notify_jumps[48], nn = 0, through_jumps[8], nt = 0, open_j = -1, openat_j, n = 0, k, notify, through;
+	int notify_jumps[48], nn = 0, through_jumps[8], nt = 0, open_j = -1, openat_j, sendto_j = -1, n = 0, k, notify,
+	    through;
 
 #define EMIT(x) (f[n] = (struct sock_filter)x, n++)
 	EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
@@ -97,10 +98,23 @@ unsigned sfc_observe_prefix(struct sock_filter *out, unsigned max, bool connect)
 #endif
 	for (size_t i = 0; i < SFC_ARRAY_SIZE(fs_calls); i++)
 		notify_jumps[nn++] = EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, fs_calls[i], 0, 0));
-	if (connect)
+	if (connect) {
 		notify_jumps[nn++] = EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 0, 0));
+		sendto_j = EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 0));
+	}
 	k = EMIT(BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0)); /* none of ours */
 	through_jumps[nt++] = k;
+	/* sendto(fd, buf, n, flags, addr, len): only with an address (a
+	 * datagram to somewhere; send() passes none) */
+	if (sendto_j >= 0) {
+		k = EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(4)));
+		f[sendto_j].jt = k - (sendto_j + 1);
+		notify_jumps[nn++] = EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0xffffffff, 0, 0));
+		EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_HI(4)));
+		k = EMIT(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0xffffffff, 0, 0));
+		notify_jumps[nn++] = k;
+		through_jumps[nt++] = -1 - k;
+	}
 	/* open(path, flags) / openat(dirfd, path, flags): only when opening to write */
 	if (open_j >= 0) {
 		k = EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG_LO(1)));
