@@ -239,8 +239,7 @@ int sfc_fallback_prepare(struct sfc_sandbox *sb, int err, struct sfc_error *e)
 	/* What this mode cannot give, for --explain, the audit record and stderr. */
 	sfc_strv_push_owned(&l->missing, sfc_xasprintf("namespaces: user namespaces are unavailable (%s); running "
 						       "without namespaces (--best-effort)", why));
-	sfc_strv_push(&l->missing, "pid namespace: host processes are visible; a SIGKILL of sefaca itself leaves the "
-				   "command's children running");
+	sfc_strv_push(&l->missing, "pid namespace: host processes are visible");
 	if (s->network == SFC_NET_ALLOW)
 		sfc_strv_push(&l->missing, "network namespace: none needed (network=allow)");
 	else if (abi >= 4)
@@ -277,6 +276,8 @@ int sfc_fallback_prepare(struct sfc_sandbox *sb, int err, struct sfc_error *e)
 
 struct shared {
 	volatile int exec_attempted;
+	volatile int payload_ended; /* the guard saw the payload end: */
+	volatile int payload_status; /* its wait status */
 };
 
 struct sync_msg {
@@ -326,6 +327,51 @@ static void install_extra_filter(const struct sfc_sandbox *sb, struct sfc_error 
 		*r = sfc_err(e, errno, "seccomp: network filter");
 }
 
+static int signal_descendants(int sig);
+
+/* The guard's signal that its supervisor is gone (PR_SET_PDEATHSIG): one
+ * no supervisor forwards, a real-time one neither musl nor glibc keeps for
+ * itself (they use 32-34). */
+#define GUARD_SIG 40
+
+/* The guard: the payload's parent, a child subreaper between it and the
+ * supervisor.  Without a pid namespace, a SIGKILL of sefaca would leave
+ * the payload's tree running (its orphans go to init).  The guard learns
+ * of it through PR_SET_PDEATHSIG and kills the tree, which its subreaper
+ * role keeps whole (double forks and setsid included).  Otherwise it
+ * forwards the supervisor's signals, and when the payload ends, kills what
+ * it left and hands its wait status to the supervisor (shared memory). */
+static void guard(struct shared *sh, pid_t parent, pid_t payload, int sfd) __attribute__((noreturn));
+static void guard(struct shared *sh, pid_t parent, pid_t payload, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	/* ends when the payload has, or the supervisor is gone: before
+	 * PR_SET_PDEATHSIG was set, or since (GUARD_SIG wakes the read; the
+	 * guard has been re-parented by then) */
+	while (getppid() == parent && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if ((int)si.ssi_signo == SIGCHLD) {
+			pid_t w;
+			int ws;
+			while ((w = waitpid(-1, &ws, WNOHANG)) > 0)
+				if (w == payload) {
+					sh->payload_status = ws;
+					sh->payload_ended = 1;
+				}
+			if (sh->payload_ended)
+				break;
+		} else if ((int)si.ssi_signo != GUARD_SIG && si.ssi_code != SI_KERNEL) {
+			kill(payload, (int)si.ssi_signo);
+		}
+	}
+	for (;;) {
+		signal_descendants(SIGKILL);
+		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
+			break;
+	}
+	_exit(125);
+}
+
 static void child_main(struct sfc_sandbox *sb, int syncw, pid_t parent, const sigset_t *orig, struct shared *sh)
 {
 	struct sfc_spec *s = sb->spec;
@@ -341,6 +387,32 @@ static void child_main(struct sfc_sandbox *sb, int syncw, pid_t parent, const si
 	 * Landlock keeps the payload from writing to cgroupfs) */
 	if (sb->cg.active && sfc_cgroup_attach(&sb->cg, 0, &e) < 0)
 		goto fail;
+	/* This process becomes the guard (above); the payload is its child.
+	 * SIGCHLD and the forwarded signals are blocked already (the
+	 * supervisor's mask); its signalfd hears them and GUARD_SIG. */
+	{
+		sigset_t g, gm;
+		pid_t self = getpid(), pid = -1;
+		int gfd = -1;
+
+		sigemptyset(&g);
+		sigaddset(&g, GUARD_SIG);
+		sigprocmask(SIG_BLOCK, &g, &gm);
+		sigaddset(&gm, GUARD_SIG);
+		if (prctl(PR_SET_PDEATHSIG, GUARD_SIG) < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ||
+		    (gfd = signalfd(-1, &gm, SFD_CLOEXEC)) < 0 || (pid = fork()) < 0) {
+			sfc_err(&e, errno, "the payload's guard process");
+			goto fail;
+		}
+		if (pid > 0) {
+			close(syncw);
+			guard(sh, parent, pid, gfd);
+		}
+		close(gfd);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != self)
+			_exit(125);
+	}
 	if (sfc_sandbox_payload_prepare(sb, orig, &e) < 0)
 		goto fail;
 	/* Without a user namespace our capabilities are real ones (a caller
@@ -653,6 +725,9 @@ int sfc_fallback_run(struct sfc_sandbox *sb, struct sfc_error *e)
 			}
 		}
 	}
+	/* the payload's own status, from its guard (which ends with 125) */
+	if (sh->payload_ended)
+		st = sh->payload_status;
 	/* Everything the payload left behind dies with it (SECURITY.md 31). */
 	for (;;) {
 		signal_descendants(SIGKILL);

@@ -60,20 +60,22 @@ static uint64_t fs_rights(int abi)
 
 const char *sfc_landlock_abi_features(int abi)
 {
-	static const char *const f[] = {
-		"none",
-		"filesystem",
-		"filesystem, refer",
-		"filesystem, refer, truncate",
-		"filesystem, refer, truncate, TCP bind/connect",
-		"filesystem, refer, truncate, TCP bind/connect, device ioctl",
-		"filesystem, refer, truncate, TCP bind/connect, device ioctl, scoped abstract unix sockets and signals",
-		"filesystem, refer, truncate, TCP bind/connect, device ioctl, scoped abstract unix sockets and signals, "
-		"audit",
-	};
+	/* each ABI's list is the one before plus what it added: one string,
+	 * cut where each ABI's list ends */
+	static const char all[] = "filesystem, refer, truncate, TCP bind/connect, device ioctl, scoped abstract unix "
+				  "sockets and signals, audit";
+	static const unsigned char end[] = { 0, 10, 17, 27, 45, 59, 101, sizeof(all) - 1 };
+	static char buf[sizeof(all)];
+
 	if (abi < 0)
 		abi = 0;
-	return f[abi > SFC_LANDLOCK_ABI_KNOWN ? SFC_LANDLOCK_ABI_KNOWN : abi];
+	if (abi > SFC_LANDLOCK_ABI_KNOWN)
+		abi = SFC_LANDLOCK_ABI_KNOWN;
+	if (!abi)
+		return "none";
+	memcpy(buf, all, end[abi]);
+	buf[end[abi]] = 0;
+	return buf;
 }
 
 #if ENABLE_FEATURE_LANDLOCK

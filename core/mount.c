@@ -1180,8 +1180,8 @@ static int mount_scratch(unsigned kind, struct sfc_error *e)
 	/* A procfs of the sandbox's pid namespace, for fdpath's self/fd/N:
 	 * ours whatever the host's /proc belongs to. */
 	if ((r = RAW(mount, "proc", "fdproc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0)) < 0)
-		return sfc_err(e, -r, "mount proc (the kernel refuses when the host's /proc is partly covered, as in "
-				      "some containers)");
+		return sfc_err(e, -r, "mount a new /proc (the kernel refuses when the host's /proc is partly "
+				      "covered, as in some containers)");
 	if (kind & SCRATCH_TMPFS_ROOT)
 		r = RAW(mount, "tmpfs", "newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	else
