@@ -23,6 +23,9 @@
  *   cgprobe unixsock PATH   create a listening unix socket at PATH and
  *                           sleep (a stand-in for systemd's private socket)
  *   cgprobe setxattr PATH NAME VALUE   (as systemd marks delegated cgroups)
+ *   cgprobe dwrite FD MIB   write MIB MiB to descriptor FD (a block device)
+ *                           with O_DIRECT, past the page cache, and print
+ *                           "dwrite N MiB in S s"
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -270,6 +273,29 @@ static int unixsock(const char *path)
 		pause();
 }
 
+static int dwrite(int fd, long mib)
+{
+	struct timespec a, b;
+	void *buf;
+	long i;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT) < 0 || posix_memalign(&buf, 4096, 1 << 20)) {
+		perror("O_DIRECT");
+		return 1;
+	}
+	memset(buf, 0x5a, 1 << 20);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < mib; i++)
+		if (pwrite(fd, buf, 1 << 20, i << 20) != 1 << 20) {
+			perror("pwrite");
+			return 1;
+		}
+	fsync(fd);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("dwrite %ld MiB in %.2f s\n", mib, (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "hog"))
@@ -295,6 +321,8 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	fprintf(stderr, "usage: cgprobe hog|alloc|forkbomb|spin|children|escape|noclone3|unixsock|setxattr ARG\n");
+	if (argc >= 4 && !strcmp(argv[1], "dwrite"))
+		return dwrite(atoi(argv[2]), atol(argv[3]));
+	fprintf(stderr, "usage: cgprobe hog|alloc|forkbomb|spin|children|escape|noclone3|unixsock|setxattr|dwrite ARG\n");
 	return 2;
 }

@@ -16,6 +16,7 @@ FEATURES=$("$SEFACA" --version | sed -n 2p)
 
 fail() { echo "$*" >"$T_REASON"; exit 1; }
 skip() { echo "$*" >"$T_REASON"; exit 77; }
+note() { echo "$*" >"$T_REASON"; } # a measured figure, shown on the PASS line
 has_feature() { case " $FEATURES " in *" +$1 "*) return 0 ;; esac; return 1; }
 need_feature() { has_feature "$1" || skip "feature $1 is not compiled into $SEFACA"; }
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$1', got '$2'"; }
@@ -47,7 +48,7 @@ for fn in $(grep -o '^test_[A-Za-z0-9_]*()' "$file" | tr -d '()'); do
 	secs=$(($(date +%s) - start))
 	why=$(head -c 600 "$T_REASON" | tr '\n' ' ')
 	case $rc in
-	0) line="PASS $name/$fn" ;;
+	0) line="PASS $name/$fn${why:+: $why}" ;;
 	77) line="SKIP $name/$fn: $why" ;;
 	*) line="FAIL $name/$fn: ${why:-exit $rc} $(tail -n 5 "$T.log" | tr '\n' ' ' | head -c 400)" ;;
 	esac
